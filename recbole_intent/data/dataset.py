@@ -1,0 +1,60 @@
+"""``IntentDataset``: RecBole's SequentialDataset plus the intent files, loaded through RecBole's own mechanisms.
+
+The loading keys come from ``Config`` (``load_col.user``, ``additional_feat_suffix``, ``alias_of_item_id``,
+``alias_of_intent_id``, ``preload_weight``). Two things are added here: the files are checked before RecBole reads
+them (``intent_files``), and the intent ids of the ``.user`` file share one id space with the pool file, the way
+``alias_of_item_id`` works for items (RecBole only knows user/item aliases, so we register ``intent_id``).
+"""
+
+import numpy as np
+from recbole.data.dataset import SequentialDataset
+from recbole.utils import FeatureSource
+
+from recbole_intent.data.intent_files import check_intent_files, require_files
+
+
+class SessionDataset(SequentialDataset):
+    """SequentialDataset whose pre-split (benchmark) item lists respect ``MAX_ITEM_LIST_LENGTH``.
+
+    RecBole truncates benchmark lists only through ``seq_len``, which keeps the *oldest* items, and otherwise sizes
+    the model's position table by the longest list in the files; we keep the most recent items, as its own
+    data augmentation does for unsplit data.
+    """
+
+    def _benchmark_presets(self):
+        super()._benchmark_presets()
+        limit, field = self.max_item_list_len, self.item_id_list_field
+        if self.field2seqlen[field] <= limit:
+            return
+        self.inter_feat[field] = [seq[-limit:] for seq in self.inter_feat[field].values]
+        self.inter_feat[self.item_list_length_field] = self.inter_feat[field].agg(len)
+        self.field2seqlen[field] = limit
+
+
+class IntentDataset(SessionDataset):
+    def _load_data(self, token, dataset_path):
+        suffixes = ["user", self.config["intent_pool_suffix"]]
+        if self.config["use_text_emb"]:
+            suffixes.append(self.config["text_emb_suffix"])
+        require_files(dataset_path, token, suffixes)
+        self._load_inter_feat(token, dataset_path)
+        self._check_intent_files(token)
+        self.user_feat = self._load_user_or_item_feat(token, dataset_path, FeatureSource.USER, "uid_field")
+        self.item_feat = self._load_user_or_item_feat(token, dataset_path, FeatureSource.ITEM, "iid_field")
+        self._load_additional_feat(token, dataset_path)
+
+    def _check_intent_files(self, token):
+        sessions = self.inter_feat[self.uid_field].values
+        n_train = self.file_size_list[0] if self.benchmark_filename_list else len(sessions)
+        item_list_field = self.iid_field + self.config["LIST_SUFFIX"]
+        items = set(self.inter_feat[self.iid_field].values)
+        if item_list_field in self.inter_feat:
+            items.update(np.concatenate(list(self.inter_feat[item_list_field].values)).tolist())
+        n_intents, n_labelled = check_intent_files(self.config, token, set(sessions[:n_train]), set(sessions), items)
+        self.logger.info(f"intent pool: {n_intents} intents; {n_labelled} training sessions with an intent row")
+
+    def _init_alias(self):
+        intent_id = self.config["intent_id_field"]
+        if intent_id in self.field2type:
+            self._set_alias("intent_id", [intent_id])
+        super()._init_alias()

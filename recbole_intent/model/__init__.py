@@ -1,0 +1,18 @@
+from recbole_intent.model.veli import IntentEnhanced
+from recbole_intent.model.veli_models import (
+    VELI_GCSAN,
+    VELI_NARM,
+    VELI_SRGNN,
+    VELI_STAMP,
+    SPRINT_SASRec,
+    VELI_BERT4Rec,
+    VELI_GRU4Rec,
+    VELI_LightSANs,
+    VELI_NextItNet,
+    VELI_SASRec,
+)
+
+__all__ = [
+    "IntentEnhanced", "VELI_SASRec", "SPRINT_SASRec", "VELI_GRU4Rec", "VELI_BERT4Rec", "VELI_NARM", "VELI_STAMP",
+    "VELI_SRGNN", "VELI_GCSAN", "VELI_NextItNet", "VELI_LightSANs",
+]

@@ -1,0 +1,76 @@
+"""Collaborative intent enrichment (VELI4SBR §4.2.2 Eq. 13-16; SPRINT §4.2.2 Eq. 11-14).
+
+Neighbours N(S) are the top-K sessions by cosine similarity of session representations h_S, S' != S:
+- ``global`` (VELI4SBR Eq. 14): over all training sessions. Computed in row chunks, so memory is
+  O(chunk * N + N * K) instead of the O(N^2) similarity matrix.
+- ``batch`` (SPRINT Eq. 12): within mini-batches of sessions (a random partition of the training sessions into
+  batches of ``batch_size``). Cost O(N * B) instead of O(N^2).
+Weights are a softmax over the neighbours' similarities (footnote of Eq. 15), and the enriched label is
+y^(t)_S = 1/2 (y_hat_S + y_hat^nbr_S) (Eq. 16). ``mode`` selects the ablations of SPRINT Table 5:
+``both`` (the papers), ``self`` (y_hat_S only) and ``nbr`` (y_hat^nbr_S only).
+"""
+
+import torch
+import torch.nn.functional as F
+
+MODES = ("both", "self", "nbr")
+SCOPES = ("global", "batch")
+
+
+@torch.no_grad()
+def topk_neighbours(h, k, scope="global", batch_size=2048, chunk_size=4096, generator=None):
+    """Indices [N, k] and cosine similarities [N, k] of each session's k nearest other sessions."""
+    if scope not in SCOPES:
+        raise ValueError(f"enrich_scope must be one of {SCOPES}, got {scope!r}")
+    n = h.size(0)
+    if scope == "batch":
+        return _batch_neighbours(h, k, batch_size, generator)
+    k = min(k, n - 1)
+    hn = F.normalize(h, dim=-1)
+    idx = torch.empty(n, k, dtype=torch.long, device=h.device)
+    sim = torch.empty(n, k, dtype=h.dtype, device=h.device)
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        s = hn[start:stop] @ hn.t()
+        rows = torch.arange(stop - start, device=h.device)
+        s[rows, rows + start] = -float("inf")  # S' != S
+        sim[start:stop], idx[start:stop] = s.topk(k, dim=-1)
+    return idx, sim
+
+
+def _batch_neighbours(h, k, batch_size, generator):
+    n = h.size(0)
+    perm = torch.randperm(n, generator=generator).to(h.device)
+    k = min(k, max(min(batch_size, n) - 1, 0))
+    idx = torch.empty(n, k, dtype=torch.long, device=h.device)
+    sim = torch.empty(n, k, dtype=h.dtype, device=h.device)
+    hn = F.normalize(h, dim=-1)
+    for start in range(0, n, batch_size):
+        members = perm[start:start + batch_size]
+        kk = min(k, members.numel() - 1)
+        s = hn[members] @ hn[members].t()
+        s.fill_diagonal_(-float("inf"))
+        top_sim, top_pos = s.topk(kk, dim=-1)
+        # A last, smaller batch may offer fewer than k neighbours: repeat its best one with weight parity kept
+        # by the softmax (duplicates only re-weight among the same few neighbours).
+        if kk < k:
+            top_sim = torch.cat([top_sim, top_sim[:, :1].expand(-1, k - kk)], dim=1)
+            top_pos = torch.cat([top_pos, top_pos[:, :1].expand(-1, k - kk)], dim=1)
+        idx[members], sim[members] = members[top_pos], top_sim
+    return idx, sim
+
+
+@torch.no_grad()
+def enrich_labels(y_hat, idx, sim, mode="both", chunk_size=65536):
+    """y^(t) from the predictions y_hat [N, |G|] and the neighbours (Eq. 15-16); chunked over sessions."""
+    if mode not in MODES:
+        raise ValueError(f"enrich_mode must be one of {MODES} or 'none', got {mode!r}")
+    if mode == "self" or idx.size(1) == 0:
+        return y_hat.clone()
+    out = torch.empty_like(y_hat)
+    for start in range(0, y_hat.size(0), chunk_size):
+        stop = min(start + chunk_size, y_hat.size(0))
+        w = torch.softmax(sim[start:stop], dim=-1)  # w_S' = exp(sim_S') / sum exp(sim_S'')
+        y_nbr = torch.einsum("nk,nkc->nc", w, y_hat[idx[start:stop]])  # Eq. 15
+        out[start:stop] = y_nbr if mode == "nbr" else 0.5 * (y_hat[start:stop] + y_nbr)  # Eq. 16
+    return out

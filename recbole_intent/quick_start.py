@@ -1,0 +1,60 @@
+"""One training + evaluation run, shared by ``run_recbole_intent.py``, RecBole's ``HyperTuning`` and the tests."""
+
+import logging
+import sys
+from logging import getLogger
+
+from recbole.data import data_preparation
+from recbole.utils import init_logger, init_seed, set_color
+
+from recbole_intent.config import Config
+from recbole_intent.utils import create_dataset, get_model, get_trainer
+
+
+def objective_function(config_dict=None, config_file_list=None, saved=True, model=None, dataset=None, verbose=False):
+    """Train on the training split, select on validation, report the test split (full ranking).
+
+    Returns RecBole's result dict plus the ``model`` key that ``HyperTuning`` expects.
+    """
+    config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict)
+    init_seed(config["seed"], config["reproducibility"])
+    logger = getLogger()
+    for handler in logger.handlers[:]:  # HyperTuning calls us repeatedly: do not stack log handlers
+        logger.removeHandler(handler)
+    init_logger(config)
+    if verbose:
+        logger.info(sys.argv)
+        logger.info(config)
+    else:
+        logging.basicConfig(level=logging.ERROR)
+
+    dataset = create_dataset(config)
+    if verbose:
+        logger.info(dataset)
+    train_data, valid_data, test_data = data_preparation(config, dataset)
+
+    init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
+    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    if verbose:
+        logger.info(model)
+    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
+    best_valid_score, best_valid_result = trainer.fit(
+        train_data, valid_data, verbose=verbose, saved=saved, show_progress=config["show_progress"]
+    )
+    test_result = trainer.evaluate(test_data, load_best_model=saved, show_progress=config["show_progress"])
+    if verbose:
+        logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
+        logger.info(set_color("test result", "yellow") + f": {test_result}")
+    return {
+        "model": config["model"],
+        "best_valid_score": best_valid_score,
+        "valid_score_bigger": config["valid_metric_bigger"],
+        "best_valid_result": best_valid_result,
+        "test_result": test_result,
+        "saved_model_file": trainer.saved_model_file if saved else None,
+    }
+
+
+def run_recbole_intent(model=None, dataset=None, config_file_list=None, config_dict=None, saved=True):
+    """RecBole's ``run_recbole`` for our models and RecBole's."""
+    return objective_function(config_dict, config_file_list, saved=saved, model=model, dataset=dataset, verbose=True)

@@ -1,0 +1,67 @@
+"""RecBole's Trainer with weights-only checkpoints and a per-epoch hook for the intent models.
+
+Only two things change (everything else, early stopping, evaluation, tensorboard, is RecBole's):
+- checkpoints hold tensors and a plain-dict config, and are loaded with ``weights_only=True`` (see ``compat``);
+- before each training epoch the model's ``on_epoch_start(epoch_idx)`` is called if it has one: the intent
+  models refresh their enriched intent labels there every rho epochs (VELI4SBR Algorithm 2, line 2).
+"""
+
+import torch
+from recbole.trainer import Trainer as RecBoleTrainer
+from recbole.utils import set_color
+
+from recbole_intent.compat import load_checkpoint, plain_config
+
+
+class Trainer(RecBoleTrainer):
+    def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
+        hook = getattr(self.model, "on_epoch_start", None)
+        if hook is not None:
+            hook(epoch_idx)
+        return super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
+
+    def _save_checkpoint(self, epoch, verbose=True, **kwargs):
+        if not self.config["single_spec"] and self.config["local_rank"] != 0:
+            return
+        saved_model_file = kwargs.pop("saved_model_file", self.saved_model_file)
+        state = {
+            "config": plain_config(self.config),
+            "epoch": epoch,
+            "cur_step": self.cur_step,
+            "best_valid_score": float(self.best_valid_score),
+            "state_dict": self.model.state_dict(),
+            "other_parameter": self.model.other_parameter(),
+            "optimizer": self.optimizer.state_dict(),
+        }
+        torch.save(state, saved_model_file)
+        if verbose:
+            self.logger.info(set_color("Saving current", "blue") + f": {saved_model_file}")
+
+    def _load_into_model(self, checkpoint_file):
+        checkpoint = load_checkpoint(checkpoint_file, map_location=self.device)
+        saved_model = checkpoint["config"].get("model")
+        if saved_model != self.config["model"]:
+            raise ValueError(f"{checkpoint_file} holds a {saved_model} model, not {self.config['model']}.")
+        self.model.load_state_dict(checkpoint["state_dict"])
+        self.model.load_other_parameter(checkpoint.get("other_parameter"))
+        return checkpoint
+
+    def resume_checkpoint(self, resume_file):
+        resume_file = str(resume_file)
+        self.saved_model_file = resume_file
+        checkpoint = self._load_into_model(resume_file)
+        self.start_epoch = checkpoint["epoch"] + 1
+        self.cur_step = checkpoint["cur_step"]
+        self.best_valid_score = checkpoint["best_valid_score"]
+        self.optimizer.load_state_dict(checkpoint["optimizer"])
+        self.logger.info(f"Checkpoint loaded. Resume training from epoch {self.start_epoch}")
+
+    @torch.no_grad()
+    def evaluate(self, eval_data, load_best_model=True, model_file=None, show_progress=False):
+        if not eval_data:
+            return
+        if load_best_model:
+            checkpoint_file = model_file or self.saved_model_file
+            self._load_into_model(checkpoint_file)
+            self.logger.info(f"Loading model structure and parameters from {checkpoint_file}")
+        return super().evaluate(eval_data, load_best_model=False, show_progress=show_progress)
