@@ -76,3 +76,14 @@ def test_malformed_files_name_path_line_and_field(tiny, file, line_no, content, 
         _load(cfg, use_text_emb=True)
     assert err.value.path == path and err.value.line == line_no and err.value.field == field
     assert f"{path}:{line_no}" in str(err.value)
+
+
+def test_intent_set_reads_user_and_pool_from_a_subfolder(tiny):
+    cfg, _, folder = tiny
+    os.makedirs(os.path.join(folder, "llm"))
+    for name in ("tiny.user", "tiny.intent"):
+        os.rename(os.path.join(folder, name), os.path.join(folder, "llm", name))
+    with pytest.raises(FileNotFoundError, match="has no tiny.user, tiny.intent"):
+        _load(cfg)
+    ds = _load(cfg, intent_set="llm", use_text_emb=True)  # .itememb stays in the dataset folder
+    assert ds.num("intent_id") - 1 == 6

@@ -6,11 +6,13 @@ them (``intent_files``), and the intent ids of the ``.user`` file share one id s
 ``alias_of_item_id`` works for items (RecBole only knows user/item aliases, so we register ``intent_id``).
 """
 
+import os
+
 import numpy as np
 from recbole.data.dataset import SequentialDataset
 from recbole.utils import FeatureSource
 
-from recbole_intent.data.intent_files import check_intent_files, require_files
+from recbole_intent.data.intent_files import check_intent_files, intent_dir, require_files
 
 
 class SessionDataset(SequentialDataset):
@@ -32,16 +34,25 @@ class SessionDataset(SequentialDataset):
 
 
 class IntentDataset(SessionDataset):
+    """The intent files (``.user``, ``.intent``) come from the dataset folder, or from its subfolder
+    ``intent_set`` when that key is set (e.g. ``intent_set: llm`` reads ``dataset/beauty/llm/beauty.user``), so one
+    dataset can carry several intent sets; ``.itememb`` always comes from the dataset folder."""
+
     def _load_data(self, token, dataset_path):
-        suffixes = ["user", self.config["intent_pool_suffix"]]
+        intent_path, data_root = intent_dir(self.config), os.path.dirname(os.path.normpath(dataset_path))
+        require_files(intent_path, token, ["user", self.config["intent_pool_suffix"]], data_root)
         if self.config["use_text_emb"]:
-            suffixes.append(self.config["text_emb_suffix"])
-        require_files(dataset_path, token, suffixes)
+            require_files(dataset_path, token, [self.config["text_emb_suffix"]], data_root)
         self._load_inter_feat(token, dataset_path)
         self._check_intent_files(token)
-        self.user_feat = self._load_user_or_item_feat(token, dataset_path, FeatureSource.USER, "uid_field")
+        self.user_feat = self._load_user_or_item_feat(token, intent_path, FeatureSource.USER, "uid_field")
         self.item_feat = self._load_user_or_item_feat(token, dataset_path, FeatureSource.ITEM, "iid_field")
-        self._load_additional_feat(token, dataset_path)
+        for suffix in self.config["additional_feat_suffix"] or []:  # RecBole's loop, with the folder per file
+            folder = intent_path if suffix == self.config["intent_pool_suffix"] else dataset_path
+            feat_path = os.path.join(folder, f"{token}.{suffix}")
+            if not os.path.isfile(feat_path):
+                raise ValueError(f"Additional feature file [{feat_path}] not found.")
+            setattr(self, f"{suffix}_feat", self._load_feat(feat_path, suffix))
 
     def _check_intent_files(self, token):
         sessions = self.inter_feat[self.uid_field].values

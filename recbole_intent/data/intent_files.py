@@ -20,13 +20,18 @@ class AtomicFileError(ValueError):
         super().__init__(f"{where}: field '{field}': {message}" if field else f"{where}: {message}")
 
 
-def require_files(data_path, dataset, suffixes):
+def intent_dir(config):
+    """Where ``.user`` and ``.intent`` live: the dataset folder, or its ``intent_set`` subfolder."""
+    return os.path.join(config["data_path"], config["intent_set"]) if config["intent_set"] else config["data_path"]
+
+
+def require_files(folder, dataset, suffixes, data_root):
     """Stop with the generator command when a model needs intent files the dataset does not have."""
-    missing = [f"{dataset}.{s}" for s in suffixes if not os.path.isfile(os.path.join(data_path, f"{dataset}.{s}"))]
+    missing = [f"{dataset}.{s}" for s in suffixes if not os.path.isfile(os.path.join(folder, f"{dataset}.{s}"))]
     if missing:
-        hint = GENERATOR_HINT.format(dataset=dataset, data_root=os.path.dirname(os.path.normpath(data_path)))
+        hint = GENERATOR_HINT.format(dataset=dataset, data_root=data_root)
         raise FileNotFoundError(
-            f"This model reads session intents, but {data_path} has no {', '.join(missing)}. "
+            f"This model reads session intents, but {folder} has no {', '.join(missing)}. "
             f"Write them with the Stage-1 generator:\n    {hint}\n(see README, 'Intent files')."
         )
 
@@ -88,7 +93,7 @@ def _parse(path, line_no, name, ftype, value, seq_separator, float_len):
 
 def check_intent_files(config, dataset_name, train_sessions, all_sessions, items):
     """Validate ``<d>.<intent suffix>``, ``<d>.user`` and optionally ``<d>.<text emb suffix>`` against the data."""
-    root = config["data_path"]
+    root = intent_dir(config)
     pool_path = os.path.join(root, f"{dataset_name}.{config['intent_pool_suffix']}")
     user_path = os.path.join(root, f"{dataset_name}.user")
     id_f, name_f = config["intent_id_field"], config["intent_name_field"]
@@ -120,7 +125,7 @@ def check_intent_files(config, dataset_name, train_sessions, all_sessions, items
                 raise AtomicFileError(user_path, line_no, neg_f, f"item {item!r} is not an item of the dataset")
 
     if config["use_text_emb"]:
-        emb_path = os.path.join(root, f"{dataset_name}.{config['text_emb_suffix']}")
+        emb_path = os.path.join(config["data_path"], f"{dataset_name}.{config['text_emb_suffix']}")
         iid_f, emb_f = config["text_emb_id_field"], config["text_emb_field"]
         emb = read_atomic(emb_path, {iid_f: "token", emb_f: "float_seq"})
         for line_no, item in enumerate(emb[iid_f], start=2):
