@@ -103,3 +103,16 @@ def test_enrichment_is_half_self_half_softmax_weighted_neighbours():
     assert torch.allclose(enrich_labels(y_hat, idx, sim, "nbr")[0], nbr0)
     with pytest.raises(ValueError, match="enrich_mode"):
         enrich_labels(y_hat, idx, sim, "bogus")
+
+
+def test_ivf_search_finds_nearly_all_exact_neighbours():
+    torch.manual_seed(0)
+    centers = torch.randn(20, 16)
+    h = centers[torch.randint(0, 20, (3000,))] + 0.5 * torch.randn(3000, 16)
+    exact, _ = topk_neighbours(h, k=5, chunk_size=256)
+    approx, sim = topk_neighbours(h, k=5, chunk_size=256, search="ivf", nprobe=8,
+                                  generator=torch.Generator().manual_seed(0))
+    recall = (exact.unsqueeze(2) == approx.unsqueeze(1)).any(2).float().mean().item()
+    assert recall > 0.9
+    assert (approx != torch.arange(3000).unsqueeze(1)).all()  # S' != S
+    assert torch.isfinite(sim).all()

@@ -46,6 +46,7 @@ class IntentEnhanced:
         self.enrich_mode, self.enrich_scope = config["enrich_mode"], config["enrich_scope"]
         self.enrich_k, self.enrich_rho = config["enrich_k"], config["enrich_rho"]
         self.enrich_keep_llm_labels = config["enrich_keep_llm_labels"]
+        self.enrich_search, self.enrich_nprobe = config["enrich_search"], config["enrich_nprobe"]
         self.enrich_batch_size = config["train_batch_size"]
         self.hard_negative_field = config["hard_negative_field"]
         if self.rec_loss not in ("bce", "ce"):
@@ -169,7 +170,8 @@ class IntentEnhanced:
             hs.append(h)
             ys.append(self.intent_predictor.relevance(h))
         h, y_hat = torch.cat(hs), torch.cat(ys)
-        idx, sim = topk_neighbours(h, self.enrich_k, self.enrich_scope, batch_size=self.enrich_batch_size)
+        idx, sim = topk_neighbours(h, self.enrich_k, self.enrich_scope, batch_size=self.enrich_batch_size,
+                                   search=self.enrich_search, nprobe=self.enrich_nprobe)
         enriched = enrich_labels(y_hat, idx, sim, self.enrich_mode)
         # Eq. 16 replaces every session's labels, the LLM's own included (the papers' reading); keeping the
         # validated LLM labels and enriching only the rest is the ``enrich_keep_llm_labels`` option.
