@@ -6,7 +6,8 @@ Synthetic session representations (d=64, clustered like real sessions), |pool|=1
 method, one fresh subprocess measures the wall time of the neighbour search plus the label update and its peak
 resident memory (ru_maxrss, which includes the ~0.3 GB of the Python/torch runtime). The IVF search falls back to
 the exact one below 16,384 sessions. The exact global search is O(N^2 d): it is run up to --exact_max and otherwise
-reported as skipped. The recall of the IVF search against the exact one is measured where both ran. Writes results/enrichment_scale.{md,json}.
+reported as skipped. The recall of the IVF search against the exact one is measured where both ran.
+Writes results/enrichment_scale.{md,json}.
 """
 
 import argparse
