@@ -116,3 +116,11 @@ def test_ivf_search_finds_nearly_all_exact_neighbours():
     assert recall > 0.9
     assert (approx != torch.arange(3000).unsqueeze(1)).all()  # S' != S
     assert torch.isfinite(sim).all()
+
+
+def test_enriched_labels_stay_valid_bce_targets_despite_rounding():
+    y_hat = torch.ones(4, 3)  # all-one predictions: any rounding above 1 would break the BCE of Eq. 10
+    idx = torch.tensor([[1, 2, 3], [0, 2, 3], [0, 1, 3], [0, 1, 2]])
+    sim = torch.tensor([[0.3, 0.2, 0.1]] * 4)
+    out = enrich_labels(y_hat, idx, sim)
+    assert out.max() <= 1.0 and out.min() >= 0.0

@@ -121,4 +121,4 @@ def enrich_labels(y_hat, idx, sim, mode="both", chunk_size=65536):
         w = torch.softmax(sim[start:stop], dim=-1)  # w_S' = exp(sim_S') / sum exp(sim_S'')
         y_nbr = torch.einsum("nk,nkc->nc", w, y_hat[idx[start:stop]])  # Eq. 15
         out[start:stop] = y_nbr if mode == "nbr" else 0.5 * (y_hat[start:stop] + y_nbr)  # Eq. 16
-    return out
+    return out.clamp_(0.0, 1.0)  # softmax weights sum to 1 only up to rounding (1.0000001 breaks BCE targets)
