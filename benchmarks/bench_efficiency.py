@@ -113,7 +113,8 @@ def main():
             res["twenty"] = twenty_candidates(scores, reference)
             res["peak_rss_gb"] = peak_rss(name, args) if args.memory else None
         rows.append({"backbone": backbone, "veli": veli, "base": base, "ours": ours,
-                     "train_ratio": ours["epoch_s"] / base["epoch_s"], "infer_ratio": ours["infer_s"] / base["infer_s"]})
+                     "train_ratio": ours["epoch_s"] / base["epoch_s"],
+                     "infer_ratio": ours["infer_s"] / base["infer_s"]})
         print(json.dumps(rows[-1], default=float), flush=True)
     write(rows, args)
 

@@ -1,0 +1,150 @@
+"""The predict-and-correct loop (VELI4SBR §4.1.2 and Algorithm 1; SPRINT §4.1.2).
+
+Per selected session S: hold out the last item i_N, draw M out-of-session candidates, shuffle them with i_N
+(I_S), then for t = 1..T ask P3 (Eq. 6). A correct prediction accepts that try's intents; a wrong one is recorded as
+a hard negative and the verbal feedback R^(t) is appended to the conversation (Eq. 7). New intents enter the pool
+only when their session is accepted (Eq. 5).
+
+Concurrency and pool growth. Sessions run on a thread pool (``concurrency`` calls in flight), in rounds of
+``pool_sync`` sessions taken in selection order. Every session of a round sees the same pool snapshot, taken when
+the round starts; when the whole round has finished, the new intents of its accepted sessions are committed in
+session order. Pool growth is therefore a function of the answers only: not of thread timing, and not of
+--concurrency (1 and 8 give identical files). A resumed run rebuilds the same snapshots from the cached answers,
+so it re-sends exactly the same prompts and they are all cache hits. ``pool_sync 1`` is the papers' strictly
+sequential growth (no concurrency then); the reference answers in shared/data were collected round-wise as well.
+"""
+
+import logging
+import random
+from dataclasses import dataclass, field
+
+from recbole_intent.generate import prompts
+from recbole_intent.generate.backends import FatalBackendError, TransportError
+from recbole_intent.generate.llm_client import BudgetExhausted
+from recbole_intent.generate.validate import validate_pnc
+
+logger = logging.getLogger("recbole_intent.generate")
+MAX_ECHO_CHARS = 4000  # the assistant turn replayed in the history is cut: a runaway answer must not grow every try
+
+
+@dataclass(frozen=True)
+class PncTask:
+    session_id: str
+    context: tuple  # S_{1:N-1}, shown to the LLM
+    heldout: str  # i_N, never shown as such
+    candidates: tuple  # I_S = {i_N, i_out_1..M}, shuffled
+
+
+@dataclass
+class Outcome:
+    session_id: str
+    status: str = "unprocessed"  # accepted | failed | unprocessed
+    tries: int = 0
+    intents: list = field(default_factory=list)  # accepted intent names (C_S^LLM)
+    new_intents: list = field(default_factory=list)
+    intent_ids: list = field(default_factory=list)  # pool ids, set at commit
+    hard_negatives: list = field(default_factory=list)
+    reasons: list = field(default_factory=list)  # one per failed try
+
+
+def build_tasks(selected, train_sessions, cfg):
+    """One validation task I_S per selected session. Candidates come from the items of the training split only and
+    are drawn with an RNG seeded by (seed, session id), so a resumed or re-ordered run draws the same ones; rejection
+    sampling from the sorted item list avoids building the complement of every session."""
+    universe = sorted({item for s in train_sessions for item in s.items})
+    universe_set = set(universe)
+    tasks = []
+    for session in selected:
+        in_session = set(session.items)
+        rng = random.Random(f"{cfg['seed']}:{session.session_id}")
+        wanted = min(int(cfg["candidates"]), len(universe) - len(in_session & universe_set))
+        outs = []
+        while len(outs) < wanted:
+            item = universe[rng.randrange(len(universe))]
+            if item not in in_session and item not in outs:
+                outs.append(item)
+        candidates = outs + [session.items[-1]]
+        rng.shuffle(candidates)
+        tasks.append(PncTask(session.session_id, tuple(session.items[:-1]), session.items[-1], tuple(candidates)))
+    return tasks
+
+
+def run_session(task, snapshot, texts, client, cfg):
+    """Algorithm 1 for one session against a fixed pool snapshot. Raises BudgetExhausted / FatalBackendError."""
+    out = Outcome(task.session_id)
+    messages = prompts.pnc_messages(cfg, snapshot.names, task.context, task.candidates, texts)
+    # The structured request, for backends that do not read the chat (offline.py): same content as ``messages``.
+    payload = {
+        "domain": cfg["domain"],
+        "pool": list(snapshot.names),
+        "session": [{"id": i, "title": texts.get(i, "")} for i in task.context],
+        "candidates": [{"id": i, "title": texts.get(i, "")} for i in task.candidates],
+        "tries": [],
+    }
+    for t in range(int(cfg["max_tries"])):
+        out.tries = t + 1
+        try:
+            reply = client.call("pnc", {**payload, "tries": list(payload["tries"])}, messages)
+        except TransportError as err:
+            out.reasons.append("transport")
+            logger.debug("session %s try %d: %s", task.session_id, t + 1, err)
+            continue  # no answer for R^(t) to refer to: the same conversation is sent again
+        answer = validate_pnc(reply.text, messages, task.candidates, snapshot.index, cfg)
+        wrong = answer.next_item is not None and answer.next_item != task.heldout
+        if wrong and answer.next_item not in out.hard_negatives:
+            out.hard_negatives.append(answer.next_item)  # a candidate the LLM wrongly preferred: a hard negative
+        if answer.ok and answer.next_item == task.heldout:
+            out.status, out.intents, out.new_intents = "accepted", answer.intents, answer.new_intents
+            return out
+        reason = answer.reason or "wrong_item"
+        out.reasons.append(reason)
+        note = prompts.feedback(answer, reason)
+        payload["tries"].append(
+            {
+                "intents": answer.intents,
+                "next_item": answer.next_item,
+                "correct": False,
+                "reason": reason,
+                "feedback": note,
+            }
+        )
+        messages = messages + [
+            {"role": "assistant", "content": reply.text[:MAX_ECHO_CHARS]},
+            {"role": "user", "content": note},
+        ]
+    out.status = "failed"
+    return out
+
+
+def run_pnc(tasks, pool, texts, client, cfg, executor, stop, progress=None):
+    """All sessions, round by round (see the module docstring). ``stop`` is a threading.Event: set when the call
+    budget runs out or the backend is unusable; sessions not finished by then stay ``unprocessed``.
+    Returns (outcomes in task order, the stop reason or None, the pool size before and after every round)."""
+    outcomes = []
+    size = int(cfg["pool_sync"])
+    stop_reason = []
+    pool_sizes = [len(pool)]  # the pool size at the start and after every round (the report's growth curve)
+
+    def guarded(task, snapshot):
+        if stop.is_set():
+            return Outcome(task.session_id)
+        try:
+            return run_session(task, snapshot, texts, client, cfg)
+        except (BudgetExhausted, FatalBackendError) as err:
+            if not stop.is_set():
+                stop_reason.append(f"{type(err).__name__}: {err}")
+            stop.set()
+            return Outcome(task.session_id)
+
+    for start in range(0, len(tasks), size):
+        batch = tasks[start : start + size]
+        snapshot = pool.snapshot()
+        results = [f.result() for f in [executor.submit(guarded, task, snapshot) for task in batch]]
+        for out in results:  # session order, whatever order the threads finished in
+            if out.status == "accepted":
+                out.intent_ids = pool.commit(out.intents)
+        outcomes.extend(results)
+        pool_sizes.append(len(pool))
+        if progress:
+            progress(outcomes, len(tasks))
+    return outcomes, (stop_reason[0] if stop_reason else None), pool_sizes

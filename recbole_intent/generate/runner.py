@@ -1,0 +1,111 @@
+"""Stage 1 end to end: select sessions, refine items (P1), initialise the pool (P2), run the P&C loop (P3), write
+``<d>.intent``, ``<d>.user`` and ``<d>.generate_report.json``.
+
+Stopping early (--max_calls reached, or the backend rejects the credentials/model): sessions not finished are
+``unprocessed``: they get no ``.user`` row (exactly as if not selected) and are listed in the report; rerunning with
+a larger budget resumes from the cache. If the stop comes before the pool exists, only the report is written.
+"""
+
+import logging
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+from recbole_intent.generate import data
+from recbole_intent.generate.backends import FatalBackendError, make_backend
+from recbole_intent.generate.cache import ReplyCache
+from recbole_intent.generate.dry_run import dry_run
+from recbole_intent.generate.gip import init_pool
+from recbole_intent.generate.llm_client import BudgetExhausted, LLMClient
+from recbole_intent.generate.pnc_loop import Outcome, build_tasks, run_pnc
+from recbole_intent.generate.refine import refine_items
+from recbole_intent.generate.report import Stats, build_report, print_table, write_report
+from recbole_intent.generate.selection import select_sessions
+
+logger = logging.getLogger("recbole_intent.generate")
+
+
+class _Stage:
+    def __init__(self, stats, name):
+        self.stats, self.name = stats, name
+
+    def __enter__(self):
+        self.t0 = time.perf_counter()
+        logger.info("stage %s ...", self.name)
+
+    def __exit__(self, *exc):
+        self.stats.add_time(f"stage_{self.name}", time.perf_counter() - self.t0)
+
+
+def _progress(outcomes, total):
+    done = sum(o.status != "unprocessed" for o in outcomes)
+    accepted = sum(o.status == "accepted" for o in outcomes)
+    logger.info("P&C: %d/%d sessions done, %d accepted", done, total, accepted)
+
+
+def run(cfg, argv=None, out=None):
+    """Returns the report dict (for --dry_run: the dry-run summary)."""
+    out = out or sys.stdout
+    started = time.perf_counter()
+    stats = Stats()
+    sessions = data.load_train_sessions(cfg)
+    titles = data.load_titles(cfg)
+    with _Stage(stats, "select"):
+        selected, select_info = select_sessions(sessions, cfg)
+    tasks = build_tasks(selected, sessions, cfg)
+    logger.info("%d training sessions, %d selected (%s)", len(sessions), len(tasks), cfg["select"])
+    if cfg["dry_run"]:
+        return dry_run(cfg, tasks, titles, out)
+
+    cache = ReplyCache(cfg["cache_dir"])
+    outcomes = [Outcome(t.session_id) for t in tasks]
+    pool = None
+    pool_initial = 0
+    pnc_time = {}
+    pool_sizes = []
+    stop_reason = None
+    stop = threading.Event()
+    executor = ThreadPoolExecutor(max_workers=int(cfg["concurrency"]), thread_name_prefix="pnc")
+    backend = None
+    try:
+        backend = make_backend(cfg)
+        client = LLMClient(backend, cache, cfg, stats)
+        with _Stage(stats, "pool"):
+            train_items = sorted({i for s in sessions for i in s.items})
+            pool = init_pool(cfg, client, stats, [titles[i] for i in train_items if titles.get(i)])
+        pool_initial = len(pool)
+        with _Stage(stats, "refine"):
+            items = {i for t in tasks for i in t.context + t.candidates}
+            texts = refine_items(cfg, client, stats, items, titles, executor)
+        if hasattr(backend, "warm"):
+            backend.warm(sorted(set(texts.values())))  # offline.py: one batched encoding pass instead of many
+        before = dict(stats.times)
+        with _Stage(stats, "pnc"):
+            outcomes, stop_reason, pool_sizes = run_pnc(tasks, pool, texts, client, cfg, executor, stop, _progress)
+        pnc_time = {k: round(stats.times[k] - before.get(k, 0.0), 3) for k in ("server_wait_s", "server_busy_s")}
+    except (BudgetExhausted, FatalBackendError) as err:
+        stop_reason = f"{type(err).__name__}: {err}"
+    finally:
+        executor.shutdown(wait=True)
+        cache.close()
+    if pool is not None:
+        with _Stage(stats, "write"):
+            data.write_intent_file(cfg, pool.names)
+            data.write_user_file(cfg, outcomes)
+    extra = {
+        "pool_size_per_round": pool_sizes,  # pool_sync sessions per round (pnc_loop.py)
+        "selection": select_info,
+        "cache_bad_lines": cache.bad_lines,
+        "pnc_stage": pnc_time,
+    }
+    if backend is not None:
+        extra["transport_retries"] = getattr(backend, "retries", 0)
+        extra["json_mode_fallbacks"] = getattr(backend, "json_mode_fallbacks", 0)
+    report = build_report(cfg, argv, outcomes, stats, pool_initial, len(pool) if pool else 0, started, extra)
+    if stop_reason:
+        report["status"] = "stopped"
+        report["stop_reason"] = stop_reason
+    write_report(cfg, report)
+    print_table(report, out)
+    return report

@@ -1,0 +1,87 @@
+"""Settings of the generator: recbole_intent/properties/generate.yaml, overridden by `--key value` on the CLI.
+
+The result is a plain dict (that is also what ``OfflineBackend(config)`` receives). It never holds the API key,
+only the NAME of the environment variable that holds it (``api_key_env``), so it is safe to print and to store in
+the run report.
+"""
+
+import argparse
+import os
+
+import yaml
+
+DEFAULTS_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "properties", "generate.yaml")
+
+CHOICES = {"backend": ("openai", "offline"), "select": ("uncertainty", "random", "all")}
+# Keys whose YAML default is ~ (None): the type a CLI value is parsed as.
+_NONE_DEFAULT_TYPES = {"max_calls": int, "base_url": str, "cache_dir": str, "pool_file": str}
+
+
+def load_defaults(path=DEFAULTS_FILE):
+    with open(path, encoding="utf-8") as fh:
+        return yaml.safe_load(fh) or {}
+
+
+def _parse_bool(text):
+    value = yaml.safe_load(text)
+    if not isinstance(value, bool):
+        raise argparse.ArgumentTypeError(f"expected true/false, got {text!r}")
+    return value
+
+
+def _none_or(kind):
+    def parse(text):
+        return None if text.strip().lower() in ("~", "none", "null", "") else kind(text)
+
+    return parse
+
+
+def build_parser(defaults):
+    parser = argparse.ArgumentParser(
+        prog="python -m recbole_intent.generate",
+        description="Stage 1: LLM intent generation with the predict-and-correct loop (VELI4SBR §4.1, SPRINT §4.1).",
+    )
+    parser.add_argument("--config_files", nargs="*", default=[], help="extra YAML files layered over the defaults")
+    for key, default in defaults.items():
+        if key in ("dry_run", "refine"):
+            continue
+        if isinstance(default, bool):
+            kind = _parse_bool
+        elif default is None:
+            kind = _none_or(_NONE_DEFAULT_TYPES.get(key, str))
+        else:
+            kind = type(default)
+        parser.add_argument(f"--{key}", type=kind, default=None, choices=CHOICES.get(key), help=f"default: {default}")
+    parser.add_argument("--dry_run", action="store_true", default=None, help="print prompts and call counts only")
+    parser.add_argument("--refine", dest="refine", action="store_true", default=None, help="item refinement P1 (on)")
+    parser.add_argument("--no_refine", dest="refine", action="store_false", help="use the raw titles")
+    return parser
+
+
+def resolve(cfg):
+    """Fill derived values and check ranges (raises ValueError with a readable message)."""
+    cfg = dict(cfg)
+    if not cfg.get("cache_dir"):
+        cfg["cache_dir"] = os.path.join(cfg["data_path"], cfg["dataset"], ".generate_cache")
+    for key, low in (("max_tries", 1), ("candidates", 1), ("concurrency", 1), ("pool_sync", 1), ("max_intents", 1)):
+        if int(cfg[key]) < low:
+            raise ValueError(f"--{key} must be >= {low}, got {cfg[key]}")
+    if not 0.0 < float(cfg["ratio"]) <= 1.0:
+        raise ValueError(f"--ratio must be in (0, 1], got {cfg['ratio']}")
+    if cfg.get("max_calls") is not None and int(cfg["max_calls"]) < 0:
+        raise ValueError("--max_calls must be >= 0")
+    return cfg
+
+
+def make_config(argv=None, overrides=None):
+    """Defaults < --config_files < CLI flags < ``overrides`` (a dict, used by tests and the benchmark)."""
+    cfg = load_defaults()
+    args = build_parser(cfg).parse_args([] if argv is None else argv)
+    for path in args.config_files:
+        with open(path, encoding="utf-8") as fh:
+            cfg.update(yaml.safe_load(fh) or {})
+    for key, value in vars(args).items():
+        if key != "config_files" and value is not None:
+            cfg[key] = value
+    cfg.update(overrides or {})
+    return resolve(cfg)
