@@ -77,6 +77,7 @@ def write_atomic_text(path, text):
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; these are plain dataset files
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

@@ -16,9 +16,9 @@ import argparse
 import json
 import os
 import re
-import tempfile
 
 from recbole_intent.data.intent_files import read_atomic
+from recbole_intent.generate.data import write_atomic_table
 
 
 def normalise(name):
@@ -36,15 +36,6 @@ def training_sessions(folder, dataset):
     return sessions
 
 
-def _atomic_write(path, header, lines):
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-", suffix=os.path.basename(path))
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(header + "\n")
-        f.writelines(line + "\n" for line in lines)
-    os.replace(tmp, path)
-
-
 def import_answers(data_path, dataset, answers_path, pool_path, intent_set):
     folder = os.path.join(data_path, dataset)
     sessions = training_sessions(folder, dataset)
@@ -59,7 +50,7 @@ def import_answers(data_path, dataset, answers_path, pool_path, intent_set):
     pool_index = {normalise(name): i for i, name in enumerate(pool)}
     report = {"answers": 0, "matched": 0, "not_a_training_session": 0, "items_disagree": 0, "accepted": 0,
               "failed": 0, "hard_negatives": 0, "hard_negatives_dropped": 0, "pool_file": len(pool), "pool_added": 0}
-    user_lines = []
+    user_rows = []
     with open(answers_path, encoding="utf-8") as f:
         for line in f:
             if not line.strip():
@@ -87,12 +78,12 @@ def import_answers(data_path, dataset, answers_path, pool_path, intent_set):
             negatives = [item for item in dict.fromkeys(answer["hard_negatives"]) if item in all_items]
             report["hard_negatives"] += len(negatives)
             report["hard_negatives_dropped"] += len(set(answer["hard_negatives"])) - len(negatives)
-            user_lines.append(f"{sid}\t{' '.join(ids)}\t{' '.join(negatives)}")
+            user_rows.append((sid, " ".join(ids), " ".join(negatives)))
     out = os.path.join(folder, intent_set) if intent_set else folder
-    _atomic_write(os.path.join(out, f"{dataset}.intent"), "intent_id:token\tintent_name:token_seq",
-                  [f"{i}\t{name}" for i, name in enumerate(pool)])
-    _atomic_write(os.path.join(out, f"{dataset}.user"), "session_id:token\tintent_ids:token_seq\t"
-                  "hard_negatives:token_seq", sorted(user_lines))
+    write_atomic_table(os.path.join(out, f"{dataset}.intent"), ["intent_id:token", "intent_name:token_seq"],
+                       [(str(i), name) for i, name in enumerate(pool)])
+    write_atomic_table(os.path.join(out, f"{dataset}.user"),
+                       ["session_id:token", "intent_ids:token_seq", "hard_negatives:token_seq"], sorted(user_rows))
     report["pool_size"] = len(pool)
     report["sources"] = {"answers": os.path.basename(answers_path), "pool": os.path.basename(pool_path)}
     with open(os.path.join(out, f"{dataset}.import_report.json"), "w", encoding="utf-8") as f:

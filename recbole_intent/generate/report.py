@@ -100,7 +100,7 @@ def print_table(report, out=None):
         ("failure rate", "-" if rate is None else f"{100 * rate:.1f} %"),
         ("accepted at try 1 / 2 / 3 ...", " / ".join(str(hist[k]) for k in sorted(hist) if k != "failed") or "-"),
         ("pool size initial -> final", f"{report['pool_initial']} -> {report['pool_final']}"),
-        ("LLM calls / cache hits", f"{report['llm_calls']} / {report['cache_hits']}"),
+        ("backend calls / cache hits", f"{report['llm_calls']} / {report['cache_hits']}"),
         ("tokens prompt / completion", f"{report['prompt_tokens']} / {report['completion_tokens']}"),
         ("failed-try reasons", ", ".join(f"{k} {v}" for k, v in report["failed_try_reasons"].items()) or "-"),
         ("wall time", f"{report['wall_time_s']:.1f} s"),

@@ -18,12 +18,13 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import tempfile
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
+
+from recbole_intent.generate.data import write_atomic_text
 
 logger = logging.getLogger(__name__)
 
@@ -138,20 +139,9 @@ def write_item_embeddings(dataset_dir, dataset: str, encoder: TextEncoder | None
     emb = encoder.encode(titles)
     logger.info("encoded %d titles in %.1fs", len(titles), time.perf_counter() - start)
     out_path = dataset_dir / f"{dataset}.itememb"
-    fd, tmp = tempfile.mkstemp(prefix=f".{dataset}.itememb.", suffix=".tmp", dir=dataset_dir)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write("iid:token\titem_emb:float_seq\n")
-            for iid, vec in zip(ids, emb, strict=True):
-                fh.write(iid + "\t" + " ".join(f"{x:.6g}" for x in vec.tolist()) + "\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)  # mkstemp creates 0600; the file is a plain dataset artefact
-        os.replace(tmp, out_path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    lines = ["iid:token\titem_emb:float_seq"]
+    lines += [iid + "\t" + " ".join(f"{x:.6g}" for x in vec.tolist()) for iid, vec in zip(ids, emb, strict=True)]
+    write_atomic_text(str(out_path), "\n".join(lines) + "\n")
     return out_path
 
 
