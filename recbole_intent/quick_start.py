@@ -52,7 +52,13 @@ def objective_function(config_dict=None, config_file_list=None, saved=True, mode
         "best_valid_result": best_valid_result,
         "test_result": test_result,
         "saved_model_file": trainer.saved_model_file if saved else None,
+        "epochs": len(getattr(trainer, "epoch_seconds", [])),
+        "seconds_per_epoch": _mean(getattr(trainer, "epoch_seconds", [])),
     }
+
+
+def _mean(values):
+    return sum(values) / len(values) if values else None
 
 
 def run_recbole_intent(model=None, dataset=None, config_file_list=None, config_dict=None, saved=True):

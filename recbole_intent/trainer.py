@@ -6,6 +6,8 @@ Only two things change (everything else, early stopping, evaluation, tensorboard
   models refresh their enriched intent labels there every rho epochs (VELI4SBR Algorithm 2, line 2).
 """
 
+import time
+
 import torch
 from recbole.trainer import Trainer as RecBoleTrainer
 from recbole.utils import set_color
@@ -14,11 +16,18 @@ from recbole_intent.compat import load_checkpoint, plain_config
 
 
 class Trainer(RecBoleTrainer):
+    def __init__(self, config, model):
+        super().__init__(config, model)
+        self.epoch_seconds = []  # wall time of each training epoch, enrichment included (for benchmarks)
+
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
+        start = time.perf_counter()
         hook = getattr(self.model, "on_epoch_start", None)
         if hook is not None:
             hook(epoch_idx)
-        return super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
+        loss = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
+        self.epoch_seconds.append(time.perf_counter() - start)
+        return loss
 
     def _save_checkpoint(self, epoch, verbose=True, **kwargs):
         if not self.config["single_spec"] and self.config["local_rank"] != 0:

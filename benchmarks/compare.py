@@ -1,0 +1,148 @@
+"""Run named configurations on a dataset, several seeds, and tabulate the test results (full ranking).
+
+    python benchmarks/compare.py --runs sasrec veli_offline veli_llm --seeds 2020 --jobs 2 --out results/beauty_main
+
+Each run is a subprocess (``objective_function``), ``--jobs`` at a time, each with ``--threads`` torch threads
+(1 thread per job is much faster on a 2-core machine than oversubscribing). Early stopping on validation NDCG@20,
+the test split reported. Prints and writes ``<out>.md`` / ``<out>.json``: Hit/NDCG@5/10/20 (mean +- std over seeds),
+epochs, seconds per training epoch, the relative gain over the reference run and, with >= 2 seeds, a paired t-test
+over seeds (scipy), starred at p < 0.05.
+"""
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from datetime import date
+
+import numpy as np
+
+# name -> (model, config overrides). "LLM" = the real-LLM intent set imported from ../shared (intent_set: llm);
+# "offline" = the default set written by the offline sentence-embedding backend (not an LLM).
+RUNS = {
+    "sasrec": ("SASRec", {}),
+    "sasrec_bpr": ("SASRec", {"loss_type": "BPR", "train_neg_sample_args": {"distribution": "uniform",
+                                                                             "sample_num": 1}}),
+    "veli_offline": ("VELI_SASRec", {}),
+    "veli_offline_ce": ("VELI_SASRec", {"rec_loss": "ce"}),
+    "veli_llm": ("VELI_SASRec", {"intent_set": "llm"}),
+    "veli_llm_ce": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce"}),
+    "veli_llm_noenrich": ("VELI_SASRec", {"intent_set": "llm", "enrich_mode": "none"}),
+    "veli_llm_ce_noenrich": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce", "enrich_mode": "none"}),
+    "veli_llm_ce_keep": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce", "enrich_keep_llm_labels": True}),
+    "veli_llm_ce_nointent": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce", "lambda_intent": 0.0,
+                                             "enrich_mode": "none"}),
+    "sprint_offline_ce": ("SPRINT_SASRec", {"rec_loss": "ce"}),
+    "veli_offline_le_ce": ("VELI_SASRec", {"rec_loss": "ce", "use_text_emb": True, "hidden_size": 32,
+                                           "inner_size": 128}),
+    "gru4rec": ("GRU4Rec", {}),
+    "veli_gru4rec_llm_ce": ("VELI_GRU4Rec", {"intent_set": "llm", "rec_loss": "ce"}),
+    "bert4rec": ("BERT4Rec", {}),
+    "veli_bert4rec_llm_ce": ("VELI_BERT4Rec", {"intent_set": "llm", "rec_loss": "ce"}),
+}
+METRICS = [f"{m}@{k}" for m in ("hit", "ndcg") for k in (5, 10, 20)]
+
+CHILD = """
+import json, sys, torch
+torch.set_num_threads(int(sys.argv[4]))
+sys.argv = sys.argv[:1]  # RecBole's Config reads --key=value from sys.argv: pass everything through the dict
+from recbole_intent.quick_start import objective_function
+model, dataset, cfg = {model!r}, {dataset!r}, json.loads({cfg!r})
+r = objective_function(cfg, model=model, dataset=dataset, saved=True)
+print("RESULT " + json.dumps({{"test": dict(r["test_result"]), "valid": dict(r["best_valid_result"]),
+                              "epochs": r["epochs"], "seconds_per_epoch": r["seconds_per_epoch"]}}))
+"""
+
+
+def run_one(name, seed, args):
+    model, overrides = RUNS[name]
+    cfg = dict(overrides, seed=seed, state="ERROR", show_progress=False, checkpoint_dir=f"/tmp/compare/{name}_{seed}")
+    cfg.update(json.loads(args.extra))
+    code = CHILD.format(model=model, dataset=args.dataset, cfg=json.dumps(cfg))
+    env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
+    out = subprocess.run([sys.executable, "-c", code, "", "", "", str(args.threads)], capture_output=True, text=True,
+                         env=env, cwd="/tmp")
+    line = [x for x in out.stdout.splitlines() if x.startswith("RESULT ")]
+    if out.returncode != 0 or not line:
+        raise RuntimeError(f"{name} seed {seed} failed:\n{out.stderr[-3000:]}")
+    result = json.loads(line[-1][len("RESULT "):])
+    print(f"{name} seed {seed}: " + " ".join(f"{k}={result['test'][k]:.4f}" for k in METRICS)
+          + f" epochs={result['epochs']} s/epoch={result['seconds_per_epoch']:.1f}", flush=True)
+    return name, seed, result
+
+
+def summarise(results, runs, reference, seeds):
+    from scipy import stats
+
+    rows = []
+    for name in runs:
+        per_seed = [results[(name, s)] for s in seeds]
+        row = {"run": name, "model": RUNS[name][0], "config": RUNS[name][1]}
+        for m in METRICS:
+            vals = np.array([r["test"][m] for r in per_seed])
+            row[m] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0)
+            if reference and name != reference:
+                ref = np.array([results[(reference, s)]["test"][m] for s in seeds])
+                row[m + "_gain"] = float(vals.mean() / ref.mean() - 1) if ref.mean() else None
+                row[m + "_p"] = float(stats.ttest_rel(vals, ref).pvalue) if len(seeds) > 1 else None
+        row["epochs"] = float(np.mean([r["epochs"] for r in per_seed]))
+        row["seconds_per_epoch"] = float(np.mean([r["seconds_per_epoch"] for r in per_seed]))
+        rows.append(row)
+    return rows
+
+
+def to_markdown(rows, args, reference):
+    head = "| run | model | " + " | ".join(METRICS) + " | epochs | s/epoch |"
+    lines = [f"# {args.dataset}: {', '.join(args.runs)} ({date.today()})", "",
+             f"Command: `python benchmarks/compare.py {' '.join(sys.argv[1:])}`", "",
+             f"Seeds {args.seeds}; {args.threads} torch thread(s) per run, {args.jobs} run(s) at a time on a "
+             f"{os.cpu_count()}-core CPU machine; early stopping on valid NDCG@20; test split, full ranking. "
+             f"Gain is relative to `{reference}`" + ("; * = paired t-test p < 0.05 over seeds." if len(args.seeds) > 1
+                                                      else "; one seed, so no significance test."), "",
+             head, "|" + "---|" * (len(METRICS) + 4)]
+    for r in rows:
+        cells = []
+        for m in METRICS:
+            mean, std = r[m]
+            cell = f"{mean:.4f}" + (f" ± {std:.4f}" if len(args.seeds) > 1 else "")
+            if r.get(m + "_gain") is not None:
+                star = "*" if r.get(m + "_p") is not None and r[m + "_p"] < 0.05 else ""
+                cell += f" ({r[m + '_gain']:+.1%}{star})"
+            cells.append(cell)
+        lines.append(f"| {r['run']} | {r['model']} | " + " | ".join(cells) + f" | {r['epochs']:.0f} | "
+                     f"{r['seconds_per_epoch']:.1f} |")
+    lines += ["", "Runs:", *[f"- `{r['run']}`: `{r['model']}` with `{json.dumps(r['config'])}`" for r in rows]]
+    return "\n".join(lines) + "\n"
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", nargs="+", required=True, choices=sorted(RUNS))
+    parser.add_argument("--dataset", default="beauty")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[2020])
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--reference", default=None, help="run the gains are computed against (default: the first)")
+    parser.add_argument("--extra", default="{}", help="JSON dict of overrides applied to every run")
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    reference = args.reference or args.runs[0]
+    jobs = [(name, seed) for seed in args.seeds for name in args.runs]
+    with ThreadPoolExecutor(args.jobs) as pool:
+        results = {(n, s): r for n, s, r in pool.map(lambda job: run_one(*job, args), jobs)}
+    rows = summarise(results, args.runs, reference, args.seeds)
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out + ".json", "w") as f:
+        json.dump({"date": str(date.today()), "command": "python benchmarks/compare.py " + " ".join(sys.argv[1:]),
+                   "rows": rows, "per_seed": [{"run": n, "seed": s, **r} for (n, s), r in results.items()]}, f,
+                  indent=2)
+    markdown = to_markdown(rows, args, reference)
+    with open(args.out + ".md", "w") as f:
+        f.write(markdown)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()
