@@ -23,6 +23,8 @@ import numpy as np
 # "offline" = the default set written by the offline sentence-embedding backend (not an LLM).
 RUNS = {
     "sasrec": ("SASRec", {}),
+    # SASRec with the backbone settings of the VELI YAML (papers' B.1 dropout grid) instead of RecBole's 0.5
+    "sasrec_p": ("SASRec", {"hidden_dropout_prob": 0.2, "attn_dropout_prob": 0.2}),
     "sasrec_bpr": ("SASRec", {"loss_type": "BPR", "train_neg_sample_args": {"distribution": "uniform",
                                                                              "sample_num": 1}}),
     "veli_offline": ("VELI_SASRec", {}),
