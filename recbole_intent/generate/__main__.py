@@ -1,7 +1,8 @@
 """``python -m recbole_intent.generate --dataset beauty --backend openai --select uncertainty ...``
 
-Exit status: 0 complete (or dry run), 3 stopped early (--max_calls reached, or the backend rejected the
-credentials / model: see ``stop_reason`` in the report; rerun to resume), 2 bad settings or missing input files.
+Exit status: 0 complete (or dry run), 3 stopped early (--max_calls reached, the backend rejected the
+credentials / model, or ``--backend batch`` waits for a responses file: see ``stop_reason`` in the report; rerun to
+resume), 2 bad settings or missing input files. ``--backend batch --batch_dir DIR``: docs/batch.md, batch.py.
 """
 
 import logging

@@ -12,6 +12,8 @@ session order. Pool growth is therefore a function of the answers only: not of t
 --concurrency (1 and 8 give identical files). A resumed run rebuilds the same snapshots from the cached answers,
 so it re-sends exactly the same prompts and they are all cache hits. ``pool_sync 1`` is the papers' strictly
 sequential growth (no concurrency then); the reference answers in shared/data were collected round-wise as well.
+``--backend batch`` (batch.py) runs the same Conversation steps with rounds of tries instead: try k of every open
+session, against the pool as it stood after round k-1.
 """
 
 import logging
@@ -69,51 +71,70 @@ def build_tasks(selected, train_sessions, cfg):
     return tasks
 
 
-def run_session(task, snapshot, texts, client, cfg):
-    """Algorithm 1 for one session against a fixed pool snapshot. Raises BudgetExhausted / FatalBackendError."""
-    out = Outcome(task.session_id)
-    messages = prompts.pnc_messages(cfg, snapshot.names, task.context, task.candidates, texts)
-    # The structured request, for backends that do not read the chat (offline.py): same content as ``messages``.
-    payload = {
-        "domain": cfg["domain"],
-        "pool": list(snapshot.names),
-        "session": [{"id": i, "title": texts.get(i, "")} for i in task.context],
-        "candidates": [{"id": i, "title": texts.get(i, "")} for i in task.candidates],
-        "tries": [],
-    }
-    for t in range(int(cfg["max_tries"])):
-        out.tries = t + 1
-        try:
-            reply = client.call("pnc", {**payload, "tries": list(payload["tries"])}, messages)
-        except TransportError as err:
-            out.reasons.append("transport")
-            logger.debug("session %s try %d: %s", task.session_id, t + 1, err)
-            continue  # no answer for R^(t) to refer to: the same conversation is sent again
-        answer = validate_pnc(reply.text, messages, task.candidates, snapshot.index, cfg)
+@dataclass
+class Conversation:
+    """One session's Algorithm 1 between tries: its outcome so far, the turns after the data message (the model's
+    answers and our feedback) and the same tries in structured form. The live loop (run_session) and the file-based
+    batch mode (batch.py) both build every request and score every answer through this class, so the two modes send
+    the same messages for the same pool and score the same reply the same way."""
+
+    task: PncTask
+    out: Outcome = None
+    turns: list = field(default_factory=list)
+    tries: list = field(default_factory=list)
+
+    def __post_init__(self):
+        self.out = self.out or Outcome(self.task.session_id)
+
+    def request(self, snapshot, texts, cfg):
+        """(payload, messages) of the next try, V_S^(t): the data message shows ``snapshot``, then the history."""
+        task = self.task
+        messages = prompts.pnc_messages(cfg, snapshot.names, task.context, task.candidates, texts) + self.turns
+        # The structured request, for backends that do not read the chat (offline.py): same content as ``messages``.
+        payload = {
+            "domain": cfg["domain"],
+            "pool": list(snapshot.names),
+            "session": [{"id": i, "title": texts.get(i, "")} for i in task.context],
+            "candidates": [{"id": i, "title": texts.get(i, "")} for i in task.candidates],
+            "tries": list(self.tries),
+        }
+        return payload, messages
+
+    def score(self, text, messages, snapshot, cfg):
+        """Validate one answered try: accept it (True) or record the failure and append the feedback R^(t)."""
+        out, task = self.out, self.task
+        answer = validate_pnc(text, messages, task.candidates, snapshot.index, cfg)
         wrong = answer.next_item is not None and answer.next_item != task.heldout
         if wrong and answer.next_item not in out.hard_negatives:
             out.hard_negatives.append(answer.next_item)  # a candidate the LLM wrongly preferred: a hard negative
         if answer.ok and answer.next_item == task.heldout:
             out.status, out.intents, out.new_intents = "accepted", answer.intents, answer.new_intents
-            return out
+            return True
         reason = answer.reason or "wrong_item"
         out.reasons.append(reason)
         note = prompts.feedback(answer, reason)
-        payload["tries"].append(
-            {
-                "intents": answer.intents,
-                "next_item": answer.next_item,
-                "correct": False,
-                "reason": reason,
-                "feedback": note,
-            }
-        )
-        messages = messages + [
-            {"role": "assistant", "content": reply.text[:MAX_ECHO_CHARS]},
-            {"role": "user", "content": note},
-        ]
-    out.status = "failed"
-    return out
+        tried = {"intents": answer.intents, "next_item": answer.next_item, "correct": False, "reason": reason}
+        self.tries.append({**tried, "feedback": note})
+        self.turns += [{"role": "assistant", "content": text[:MAX_ECHO_CHARS]}, {"role": "user", "content": note}]
+        return False
+
+
+def run_session(task, snapshot, texts, client, cfg):
+    """Algorithm 1 for one session against a fixed pool snapshot. Raises BudgetExhausted / FatalBackendError."""
+    conv = Conversation(task)
+    for t in range(int(cfg["max_tries"])):
+        conv.out.tries = t + 1
+        payload, messages = conv.request(snapshot, texts, cfg)
+        try:
+            reply = client.call("pnc", payload, messages)
+        except TransportError as err:
+            conv.out.reasons.append("transport")
+            logger.debug("session %s try %d: %s", task.session_id, t + 1, err)
+            continue  # no answer for R^(t) to refer to: the same conversation is sent again
+        if conv.score(reply.text, messages, snapshot, cfg):
+            return conv.out
+    conv.out.status = "failed"
+    return conv.out
 
 
 def run_pnc(tasks, pool, texts, client, cfg, executor, stop, progress=None):

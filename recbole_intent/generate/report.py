@@ -110,3 +110,5 @@ def print_table(report, out=None):
     width = max(len(r[0]) for r in rows)
     for name, value in rows:
         print(f"{name:<{width}}  {value}", file=out)
+    for line in report.get("batch", {}).get("next_step", []):  # --backend batch: which file to upload (batch.py)
+        print(line, file=out)

@@ -46,6 +46,10 @@ def _progress(outcomes, total):
 
 def run(cfg, argv=None, out=None):
     """Returns the report dict (for --dry_run: the dry-run summary)."""
+    if cfg["backend"] == "batch":  # request/response files instead of a connection: its own driver (batch.py)
+        from recbole_intent.generate.batch import run_batch
+
+        return run_batch(cfg, argv, out)
     out = out or sys.stdout
     started = time.perf_counter()
     stats = Stats()

@@ -12,9 +12,9 @@ import yaml
 
 DEFAULTS_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "properties", "generate.yaml")
 
-CHOICES = {"backend": ("openai", "offline"), "select": ("uncertainty", "random", "all")}
+CHOICES = {"backend": ("openai", "offline", "batch"), "select": ("uncertainty", "random", "all")}
 # Keys whose YAML default is ~ (None): the type a CLI value is parsed as.
-_NONE_DEFAULT_TYPES = {"max_calls": int, "base_url": str, "cache_dir": str, "pool_file": str}
+_NONE_DEFAULT_TYPES = {"max_calls": int, "base_url": str, "cache_dir": str, "pool_file": str, "batch_dir": str}
 
 
 def load_defaults(path=DEFAULTS_FILE):
@@ -63,6 +63,8 @@ def resolve(cfg):
     cfg = dict(cfg)
     if not cfg.get("cache_dir"):
         cfg["cache_dir"] = os.path.join(cfg["data_path"], cfg["dataset"], ".generate_cache")
+    if cfg.get("backend") == "batch" and not cfg.get("batch_dir"):  # batch.py: where the request/response files go
+        cfg["batch_dir"] = os.path.join(cfg["data_path"], cfg["dataset"], "batch")
     for key, low in (("max_tries", 1), ("candidates", 1), ("concurrency", 1), ("pool_sync", 1), ("max_intents", 1)):
         if int(cfg[key]) < low:
             raise ValueError(f"--{key} must be >= {low}, got {cfg[key]}")
