@@ -39,6 +39,9 @@ def create_dataset(config):
     pre-split session data, RecBole's own choice for everything else."""
     from recbole_intent.data.dataset import IntentDataset, SessionDataset
 
+    dataset_class = getattr(get_model(config["model"]), "dataset_class", None)
+    if dataset_class is not None:  # models with their own data files (LLM4SBR, LLM-DMsRec: per-row LLM views)
+        return dataset_class(config)
     if getattr(get_model(config["model"]), "input_intents", False):
         return IntentDataset(config)
     if config["MODEL_TYPE"] == ModelType.SEQUENTIAL and config["benchmark_filename"]:

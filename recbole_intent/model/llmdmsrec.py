@@ -1,0 +1,136 @@
+"""LLM-DMsRec (paper 003) on RecBole's SRGNN: Phase I (the candidate set of a pretrained backbone, used by the
+generator) and Phase III (the model). Phase II, the LLM, is ``python -m recbole_intent.generate.views --method dmsrec``.
+
+``<d>.dmsrec`` holds, per row of every split (``<session_id>#<prefix length>``), the items the LLM chose as intents
+from the candidate set, split into explicit (clicked in the session) and latent ones (Eq. 5). Each intent is an item
+of the candidate set, so its text embedding (Eq. 6-7) is that item's row of ``<d>.itememb``; they are mean-pooled here
+(E_e, E_l of §4.2), so the file holds ids, not vectors.
+"""
+
+import json
+import math
+import os
+
+import torch
+import torch.nn.functional as F
+from recbole.model.sequential_recommender import SRGNN
+from torch import nn
+
+from recbole_intent.model.llm4sbr import VIEW_ROW, LLMViewDataset, next_item_loss
+
+
+class LLMDMsRecDataset(LLMViewDataset):
+    method = "dmsrec"
+    view_fields = {"explicit_items": "token_seq", "latent_items": "token_seq"}
+
+
+def kl_alignment(g, e):
+    """Eq. 10/11: KL(G~ || E~) with G~, E~ the softmax of the two d-dim vectors over their dimensions; batch mean."""
+    log_g, log_e = F.log_softmax(g, dim=-1), F.log_softmax(e, dim=-1)
+    return (log_g.exp() * (log_g - log_e)).sum(-1).mean()
+
+
+class LLMDMsRec:
+    """Put before a RecBole sequential backbone whose ``forward`` returns the session representation G (Eq. 8) and
+    whose items are scored with ``item_embedding``: ``class LLMDMsRec_SRGNN(LLMDMsRec, SRGNN)``.
+    S = W [G, w E_e + b, w E_l + b] (Eq. 9); L = L_rec + sigma (alpha L_e + beta L_l) (Eq. 10-15)."""
+
+    dataset_class = LLMDMsRecDataset
+
+    def __init__(self, config, dataset):
+        super().__init__(config, dataset)
+        d = self.item_embedding.embedding_dim
+        self.alpha, self.beta, self.sigma = config["alpha"], config["beta"], config["sigma"]
+        text = torch.as_tensor(dataset.get_preload_weight(config["text_emb_id_field"]), dtype=torch.float32)
+        self.register_buffer("item_text", text, persistent=False)  # frozen intent (= item) text embeddings
+        for field in LLMDMsRecDataset.view_fields:
+            self.register_buffer(field, torch.as_tensor(dataset.get_preload_weight(field)), persistent=False)
+        self.intent_dropout = nn.Dropout(config["intent_dropout_prob"])  # released SR-GNN code; the paper is silent
+        self.intent_proj = nn.Linear(text.size(1), d)  # w, b of §4.3, shared by E_e and E_l as in the paper
+        self.fuse = nn.Linear(3 * d, d)  # W of Eq. 9
+        for p in (*self.intent_proj.parameters(), *self.fuse.parameters()):
+            nn.init.uniform_(p, -1 / math.sqrt(d), 1 / math.sqrt(d))  # SR-GNN's initialisation, as in the released code
+
+    def intent_features(self, rows):
+        """E_e, E_l (§4.2): mean of the explicit / latent intents' text embeddings. A row with only one kind uses it
+        for both (the released code's rule; the paper is silent); ``has`` is False for rows without any intent."""
+        pooled = []
+        for field in ("explicit_items", "latent_items"):
+            ids = getattr(self, field)[rows]
+            mask = (ids > 0).unsqueeze(-1).float()
+            pooled.append(((self.item_text[ids] * mask).sum(1) / mask.sum(1).clamp(min=1), mask.sum((1, 2)) > 0))
+        (exp, has_e), (lat, has_l) = pooled
+        return torch.where(has_e[:, None], exp, lat), torch.where(has_l[:, None], lat, exp), has_e | has_l
+
+    def forward(self, item_seq, item_seq_len, rows):
+        g = super().forward(item_seq, item_seq_len)  # Eq. 8: the backbone's structural intent G
+        e_e, e_l, has = self.intent_features(rows)
+        e_bar, l_bar = self.intent_proj(self.intent_dropout(e_e)), self.intent_proj(self.intent_dropout(e_l))
+        return self.fuse(torch.cat([g, e_bar, l_bar], dim=1)), g, e_bar, l_bar, has  # Eq. 9
+
+    def _inputs(self, interaction):
+        return interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN], interaction[VIEW_ROW]
+
+    def calculate_loss(self, interaction):
+        s, g, e_bar, l_bar, has = self.forward(*self._inputs(interaction))
+        info = g.new_zeros(())
+        if has.any():  # Eq. 12 over the rows that have LLM intents
+            info = self.alpha * kl_alignment(g[has], e_bar[has]) + self.beta * kl_alignment(g[has], l_bar[has])
+        return next_item_loss(self, s, interaction), self.sigma * info  # Eq. 15 (L_r: Eq. 13-14)
+
+    def predict(self, interaction):
+        return (self.forward(*self._inputs(interaction))[0] * self.item_embedding(interaction[self.ITEM_ID])).sum(-1)
+
+    def full_sort_predict(self, interaction):
+        return self.forward(*self._inputs(interaction))[0] @ self.item_embedding.weight.t()  # Eq. 13 (pre-softmax)
+
+
+class LLMDMsRec_SRGNN(LLMDMsRec, SRGNN):
+    pass
+
+
+def backbone_candidates(cfg, rows, k):
+    """LLM-DMsRec §4.1, Eq. 2: the top-k items of ``dmsrec_backbone`` trained on the training split only, for every
+    row's prefix (its last MAX_ITEM_LIST_LENGTH items; in-session items are not excluded, as in the paper's Prompt 2).
+    Written to cache_dir and reused, so a resumed run sends exactly the same prompts."""
+    path = os.path.join(cfg["cache_dir"], f"dmsrec_candidates_{cfg['dmsrec_backbone']}_{k}.json")
+    if os.path.exists(path):
+        with open(path, encoding="utf-8") as fh:
+            cached = json.load(fh)
+        if all(r.key in cached for r in rows):
+            return cached
+    import torch
+    from recbole.data import data_preparation
+    from recbole.data.interaction import Interaction
+    from recbole.utils import init_seed
+
+    from recbole_intent.config import Config
+    from recbole_intent.generate.data import write_atomic_text
+    from recbole_intent.generate.warmup import _config_dict, _own_argv
+    from recbole_intent.utils import create_dataset, get_model, get_trainer
+
+    extra = {"epochs": int(cfg["dmsrec_backbone_epochs"]), "embedding_size": int(cfg["warmup_hidden_size"])}
+    with _own_argv():  # RecBole's Config would parse our CLI flags
+        config = Config(model=cfg["dmsrec_backbone"], dataset=cfg["dataset"],
+                        config_dict={**_config_dict(cfg), **extra})
+    init_seed(config["seed"], config["reproducibility"])
+    dataset = create_dataset(config)
+    train = data_preparation(config, dataset)[0]
+    model = get_model(config["model"])(config, train._dataset).to(config["device"])
+    get_trainer(config["MODEL_TYPE"], config["model"])(config, model).fit(train, None, verbose=False, saved=False)
+    token2id, id2token = dataset.field2token_id[dataset.iid_field], dataset.field2id_token[dataset.iid_field]
+    limit, out = int(config["MAX_ITEM_LIST_LENGTH"]), {}
+    model.eval()
+    for start in range(0, len(rows), 256):
+        seqs = [[token2id[i] for i in r.items][-limit:] for r in rows[start : start + 256]]
+        seq = torch.zeros(len(seqs), max(map(len, seqs)), dtype=torch.long)
+        for b, ids in enumerate(seqs):
+            seq[b, : len(ids)] = torch.as_tensor(ids)  # RecBole pads at the end
+        inter = Interaction({model.ITEM_SEQ: seq, model.ITEM_SEQ_LEN: torch.as_tensor([len(x) for x in seqs])})
+        with torch.no_grad():
+            scores = model.full_sort_predict(inter.to(config["device"])).view(len(seqs), -1)
+        scores[:, 0] = -torch.inf  # RecBole's [PAD] is no item
+        top = scores.topk(min(k, scores.size(1) - 1), dim=1).indices.tolist()
+        out.update({r.key: [str(id2token[i]) for i in t] for r, t in zip(rows[start : start + 256], top, strict=True)})
+    write_atomic_text(path, json.dumps(out))
+    return out
