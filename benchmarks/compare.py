@@ -36,6 +36,13 @@ RUNS = {
     "veli_llm_ce_keep": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce", "enrich_keep_llm_labels": True}),
     "veli_llm_ce_nointent": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce", "lambda_intent": 0.0,
                                              "enrich_mode": "none"}),
+    # lambda_intent large enough that the predictor actually follows the LLM's labels (see intent_diagnostics.py)
+    "veli_llm_ce_lam01": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce", "lambda_intent": 0.1}),
+    "veli_llm_ce_lam1_noenrich": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce", "lambda_intent": 1.0,
+                                                  "enrich_mode": "none"}),
+    "veli_offline_ce_lam1_noenrich": ("VELI_SASRec", {"rec_loss": "ce", "lambda_intent": 1.0, "enrich_mode": "none"}),
+    "veli_llm_ce_p05": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce", "hidden_dropout_prob": 0.5,
+                                        "attn_dropout_prob": 0.5}),
     "sprint_offline_ce": ("SPRINT_SASRec", {"rec_loss": "ce"}),
     "veli_offline_le_ce": ("VELI_SASRec", {"rec_loss": "ce", "use_text_emb": True, "hidden_size": 32,
                                            "inner_size": 128}),
