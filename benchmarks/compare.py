@@ -43,6 +43,11 @@ RUNS = {
     "veli_offline_ce_lam1_noenrich": ("VELI_SASRec", {"rec_loss": "ce", "lambda_intent": 1.0, "enrich_mode": "none"}),
     "veli_llm_ce_p05": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce", "hidden_dropout_prob": 0.5,
                                         "attn_dropout_prob": 0.5}),
+    # VELI with the backbone dropout of RecBole's SASRec.yaml (0.5) instead of the papers' grid value 0.2
+    "veli_offline_ce_p05": ("VELI_SASRec", {"rec_loss": "ce", "hidden_dropout_prob": 0.5, "attn_dropout_prob": 0.5}),
+    "veli_llm_ce_p05_nointent": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce", "hidden_dropout_prob": 0.5,
+                                                 "attn_dropout_prob": 0.5, "lambda_intent": 0.0,
+                                                 "enrich_mode": "none"}),
     "sprint_offline_ce": ("SPRINT_SASRec", {"rec_loss": "ce"}),
     "veli_offline_le_ce": ("VELI_SASRec", {"rec_loss": "ce", "use_text_emb": True, "hidden_size": 32,
                                            "inner_size": 128}),
