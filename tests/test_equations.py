@@ -110,10 +110,10 @@ def test_ivf_search_finds_nearly_all_exact_neighbours():
     centers = torch.randn(20, 16)
     h = centers[torch.randint(0, 20, (3000,))] + 0.5 * torch.randn(3000, 16)
     exact, _ = topk_neighbours(h, k=5, chunk_size=256)
-    approx, sim = topk_neighbours(h, k=5, chunk_size=256, search="ivf", nprobe=8,
+    approx, sim = topk_neighbours(h, k=5, search="ivf", nprobe=8, ivf_min_sessions=0,
                                   generator=torch.Generator().manual_seed(0))
     recall = (exact.unsqueeze(2) == approx.unsqueeze(1)).any(2).float().mean().item()
-    assert recall > 0.9
+    assert recall > 0.9  # approximate (0.9995 here), through the IVF path: ivf_min_sessions=0 forces it
     assert (approx != torch.arange(3000).unsqueeze(1)).all()  # S' != S
     assert torch.isfinite(sim).all()
 

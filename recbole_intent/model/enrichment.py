@@ -19,20 +19,26 @@ import torch.nn.functional as F
 MODES = ("both", "self", "nbr")
 SCOPES = ("global", "batch")
 SEARCHES = ("exact", "ivf")
+IVF_MIN_SESSIONS = 16384
 
 
 @torch.no_grad()
-def topk_neighbours(h, k, scope="global", batch_size=2048, chunk_size=4096, generator=None, search="exact",
-                    nprobe=8):
-    """Indices [N, k] and cosine similarities [N, k] of each session's k nearest other sessions."""
+def topk_neighbours(h, k, scope="global", batch_size=2048, chunk_size=None, generator=None, search="exact",
+                    nprobe=8, ivf_min_sessions=IVF_MIN_SESSIONS):
+    """Indices [N, k] and cosine similarities [N, k] of each session's k nearest other sessions.
+
+    ``chunk_size`` rows are compared with all N at a time; by default it keeps that block near 2^25 similarities
+    (128 MB in float32) whatever N is.
+    """
     if scope not in SCOPES:
         raise ValueError(f"enrich_scope must be one of {SCOPES}, got {scope!r}")
     if search not in SEARCHES:
         raise ValueError(f"enrich_search must be one of {SEARCHES}, got {search!r}")
     n = h.size(0)
+    chunk_size = chunk_size or max(64, min(4096, 2**25 // max(n, 1)))
     if scope == "batch":
         return _batch_neighbours(h, k, batch_size, generator)
-    if search == "ivf" and n > 4 * chunk_size:  # small sets: the exact search is as fast
+    if search == "ivf" and n > ivf_min_sessions:  # small sets: the exact search is as fast
         return _ivf_neighbours(h, k, nprobe, generator)
     k = min(k, n - 1)
     hn = F.normalize(h, dim=-1)
