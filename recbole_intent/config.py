@@ -9,6 +9,8 @@ For models that read intents, the RecBole loading keys for the intent files are 
 ``intent_*`` keys, so they always agree (``load_col``, ``additional_feat_suffix``, ``alias_of_*``, ``preload_weight``).
 """
 
+import sys
+from contextlib import contextmanager
 from pathlib import Path
 
 from recbole.config import Config as RecBoleConfig
@@ -77,3 +79,15 @@ def _derive_intent_loading(cfg):
     cfg["additional_feat_suffix"] = list(dict.fromkeys(list(cfg.get("additional_feat_suffix") or []) + suffixes))
     cfg["alias_of_item_id"] = list(dict.fromkeys(alias_item))
     cfg["alias_of_intent_id"] = [cfg["intent_field"]]
+
+
+@contextmanager
+def without_cmd_line():
+    """RecBole's Config also parses ``sys.argv`` for ``--key=value``. Tools with flags of their own (the generator,
+    explain) build their Config inside this, so their flags (or pytest's) never leak into RecBole's settings."""
+    saved = sys.argv
+    sys.argv = saved[:1]
+    try:
+        yield
+    finally:
+        sys.argv = saved

@@ -6,16 +6,14 @@ A checkpoint stores the run's final config as a plain dict (``compat.plain_confi
 """
 
 import os
-import sys
 import warnings
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import torch
 from recbole.utils import init_seed
 
 from recbole_intent.compat import load_checkpoint
-from recbole_intent.config import Config
+from recbole_intent.config import Config, without_cmd_line
 from recbole_intent.model.veli import IntentEnhanced
 from recbole_intent.utils import create_dataset, get_model
 
@@ -39,18 +37,6 @@ class Loaded:
     splits: dict  # split name -> the built RecBole dataset of that split
     model: torch.nn.Module
     model_file: str
-
-
-@contextmanager
-def _no_cmd_line():
-    """RecBole's Config parses ``sys.argv`` for ``--key=value``: our own options (``--topk=5``) or pytest's
-    would leak into the rebuilt config, so it sees an empty command line while we build it."""
-    saved = sys.argv
-    sys.argv = saved[:1]
-    try:
-        yield
-    finally:
-        sys.argv = saved
 
 
 def read_checkpoint(model_file):
@@ -97,7 +83,7 @@ def load_model(model_file, model=None, dataset=None, data_path=None, extra=None)
         raise ExplainError(f"{model_file} holds a {saved_model} model, which has no intent predictor: only the "
                            "intent models (VELI_*, SPRINT_*) can be explained")
 
-    with _no_cmd_line():
+    with without_cmd_line():
         config = Config(model=saved_model, dataset=saved_dataset,
                         config_dict={**config_dict_from(stored, data_path), **(extra or {})})
     with warnings.catch_warnings():  # RecBole 1.2.1's pandas idioms warn on every load; not actionable here

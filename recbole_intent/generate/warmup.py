@@ -6,11 +6,11 @@ state at the last position). The same h_S is used for BOTH entropies: H_pred nee
 i_N, and using the same representation for H_sess keeps the two ranks of Eq. 4 about one model state per session.
 """
 
-import contextlib
 import logging
 import os
-import sys
 import time
+
+from recbole_intent.config import without_cmd_line
 
 logger = logging.getLogger("recbole_intent.generate")
 _PROPERTIES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "properties")
@@ -46,17 +46,6 @@ def _config_dict(cfg):
     }
 
 
-@contextlib.contextmanager
-def _own_argv():
-    """RecBole's Config also parses sys.argv (``--key=value``): our generator flags are not its settings."""
-    saved = sys.argv
-    sys.argv = saved[:1]
-    try:
-        yield
-    finally:
-        sys.argv = saved
-
-
 def build_recbole(cfg):
     """The ONE place that picks the RecBole entry points: the plugin's Config / create_dataset / get_model /
     get_trainer when they exist (its Config layers properties/overall.yaml and properties/dataset/<d>.yaml itself),
@@ -71,7 +60,7 @@ def build_recbole(cfg):
         from recbole_intent.config import Config
         from recbole_intent.utils import create_dataset, get_model, get_trainer
 
-        with _own_argv():
+        with without_cmd_line():
             config = Config(model="SASRec", dataset=cfg["dataset"], config_dict=_config_dict(cfg))
         return config, create_dataset, get_model, get_trainer
     except ModuleNotFoundError as err:
@@ -83,7 +72,7 @@ def build_recbole(cfg):
 
     files = [os.path.join(_PROPERTIES, "overall.yaml"), os.path.join(_PROPERTIES, "dataset", f"{cfg['dataset']}.yaml")]
     files = [f for f in files if os.path.exists(f)]
-    with _own_argv():
+    with without_cmd_line():
         config = Config(model="SASRec", dataset=cfg["dataset"], config_file_list=files, config_dict=_config_dict(cfg))
     return config, create_dataset, get_model, get_trainer
 

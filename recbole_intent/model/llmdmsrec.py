@@ -104,13 +104,13 @@ def backbone_candidates(cfg, rows, k):
     from recbole.data.interaction import Interaction
     from recbole.utils import init_seed
 
-    from recbole_intent.config import Config
+    from recbole_intent.config import Config, without_cmd_line
     from recbole_intent.generate.data import write_atomic_text
-    from recbole_intent.generate.warmup import _config_dict, _own_argv
+    from recbole_intent.generate.warmup import _config_dict
     from recbole_intent.utils import create_dataset, get_model, get_trainer
 
     extra = {"epochs": int(cfg["dmsrec_backbone_epochs"]), "embedding_size": int(cfg["warmup_hidden_size"])}
-    with _own_argv():  # RecBole's Config would parse our CLI flags
+    with without_cmd_line():  # RecBole's Config would parse our CLI flags
         config = Config(model=cfg["dmsrec_backbone"], dataset=cfg["dataset"],
                         config_dict={**_config_dict(cfg), **extra})
     init_seed(config["seed"], config["reproducibility"])
