@@ -128,7 +128,8 @@ def write(rows, args):
                   default=float)
     lines = [f"# Efficiency ({date.today()})", "", f"`{command.strip()}`, dataset {args.dataset}, intent set "
              f"{args.intent_set or 'default'}, {threads} torch threads, CPU. Targets: training <= 1.3x, inference "
-             "<= 1.2x the backbone.", "",
+             "<= 1.2x the backbone. The 20-candidate columns are after --epochs epochs of training (not converged): "
+             "they check the protocol, not accuracy.", "",
              "| model | s / epoch | train ratio | test inference s | infer ratio | peak RSS GB | params | "
              "20-cand H@5 | 20-cand N@10 |", "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
