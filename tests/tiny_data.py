@@ -7,6 +7,8 @@ intent of a session is its topic, which is what the LLM would have named.
 import os
 import random
 
+from recbole_intent.data.dataset import SESSION_BENCHMARK_CONFIG
+
 SMALL_MODEL = {
     "epochs": 1,
     "hidden_size": 16,
@@ -20,17 +22,7 @@ SMALL_MODEL = {
     "seed": 7,
 }
 
-DATASET_YAML = {
-    "field_separator": "\t",
-    "seq_separator": " ",
-    "USER_ID_FIELD": "session_id",
-    "ITEM_ID_FIELD": "item_id",
-    "TIME_FIELD": None,
-    "LIST_SUFFIX": "_list",
-    "benchmark_filename": ["train", "valid", "test"],
-    "alias_of_item_id": ["item_id_list"],
-    "load_col": {"inter": ["session_id", "item_id_list", "item_id"]},
-}
+DATASET_YAML = SESSION_BENCHMARK_CONFIG
 
 
 def write_tiny_dataset(root, name="tiny", n_sessions=240, n_items=60, n_topics=6, labelled=0.5, seed=0,

@@ -14,6 +14,20 @@ from recbole.utils import FeatureSource
 
 from recbole_intent.data.intent_files import check_intent_files, intent_dir, require_files
 
+# The pre-split session format of the shipped datasets (properties/dataset/beauty.yaml says the same in YAML), for
+# tools and tests that load a session dataset which has no YAML of its own.
+SESSION_BENCHMARK_CONFIG = {
+    "field_separator": "\t",
+    "seq_separator": " ",
+    "USER_ID_FIELD": "session_id",
+    "ITEM_ID_FIELD": "item_id",
+    "TIME_FIELD": None,
+    "LIST_SUFFIX": "_list",
+    "benchmark_filename": ["train", "valid", "test"],
+    "alias_of_item_id": ["item_id_list"],
+    "load_col": {"inter": ["session_id", "item_id_list", "item_id"]},
+}
+
 
 class SessionDataset(SequentialDataset):
     """SequentialDataset whose pre-split (benchmark) item lists respect ``MAX_ITEM_LIST_LENGTH``.

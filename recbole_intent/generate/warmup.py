@@ -11,6 +11,7 @@ import os
 import time
 
 from recbole_intent.config import without_cmd_line
+from recbole_intent.data.dataset import SESSION_BENCHMARK_CONFIG
 
 logger = logging.getLogger("recbole_intent.generate")
 _PROPERTIES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "properties")
@@ -19,17 +20,9 @@ _PROPERTIES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__fil
 def _config_dict(cfg):
     # The data contract, stated here too so that a dataset without a properties/dataset/<d>.yaml still loads.
     return {
+        **SESSION_BENCHMARK_CONFIG,  # load_col: the inter files only, never our own .user/.intent output
         "data_path": cfg["data_path"],
-        "field_separator": "\t",
-        "seq_separator": " ",
-        "USER_ID_FIELD": "session_id",
-        "ITEM_ID_FIELD": "item_id",
-        "TIME_FIELD": None,
-        "LIST_SUFFIX": "_list",
         "MAX_ITEM_LIST_LENGTH": 20,
-        "benchmark_filename": ["train", "valid", "test"],
-        "alias_of_item_id": ["item_id_list"],
-        "load_col": {"inter": ["session_id", "item_id_list", "item_id"]},  # never our own .user/.intent output
         "train_neg_sample_args": None,
         "loss_type": "CE",
         "epochs": int(cfg["warmup_epochs"]),
