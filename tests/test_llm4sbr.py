@@ -11,7 +11,6 @@ from recbole.model.sequential_recommender import SRGNN
 from recbole.utils import init_seed
 from tiny_data import write_tiny_dataset
 
-import recbole_intent.model
 from recbole_intent.config import Config
 from recbole_intent.data import AtomicFileError
 from recbole_intent.generate.views import row_key
@@ -81,7 +80,6 @@ def test_trains_and_evaluates(tiny, tmp_path):
     assert model.embedding_size == 16 and model.item_text.size(1) == 8
 
 
-@pytest.mark.skipif(not hasattr(recbole_intent.model, "LLM4SBR_SRGNN"), reason="not registered yet")
 def test_runs_through_quick_start(tiny, tmp_path):
     from recbole_intent.quick_start import objective_function
 

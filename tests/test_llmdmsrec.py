@@ -8,7 +8,6 @@ import torch
 from test_llm4sbr import METRICS, build, train_and_test, write_views
 from tiny_data import write_tiny_dataset
 
-import recbole_intent.model
 from recbole_intent.model.llm4sbr import VIEW_ROW
 from recbole_intent.model.llmdmsrec import LLMDMsRec_SRGNN, kl_alignment
 
@@ -36,7 +35,6 @@ def test_trains_and_evaluates(tiny, tmp_path):
     assert model.fuse.in_features == 3 * 16 and (model.alpha, model.beta, model.sigma) == (1.0, 1.0, 0.2)
 
 
-@pytest.mark.skipif(not hasattr(recbole_intent.model, "LLMDMsRec_SRGNN"), reason="not registered yet")
 def test_runs_through_quick_start(tiny, tmp_path):
     from recbole_intent.quick_start import objective_function
 

@@ -164,7 +164,18 @@ def au_loss(session, view, present):
     return alignment(session, view) + (uniformity(session) + uniformity(view)) / 2
 
 
-class LLM4SBR:
+class ViewScoring:
+    """Scoring shared by the LLM-view models: the first output of ``forward(*_inputs(...))`` is the final session
+    representation, scored against the item embeddings (Eq. 13, before the softmax)."""
+
+    def predict(self, interaction):
+        return (self.forward(*self._inputs(interaction))[0] * self.item_embedding(interaction[self.ITEM_ID])).sum(-1)
+
+    def full_sort_predict(self, interaction):
+        return self.forward(*self._inputs(interaction))[0] @ self.item_embedding.weight.t()
+
+
+class LLM4SBR(ViewScoring):
     """Put before RecBole's SRGNN: ``class LLM4SBR_SRGNN(LLM4SBR, SRGNN)``. SR-GNN's global embedding s_g (soft
     attention) pairs with the long-term view, its local embedding s_l (last click) with the short-term one (Eq. 6,
     10-12). Training: L_rec + au_weight * sum over views of (alignment + uniformity) (Eq. 15)."""
@@ -214,12 +225,6 @@ class LLM4SBR:
         s_h, views = self.forward(*self._inputs(interaction))
         au = sum(au_loss(*view) for view in views)  # Eq. 8-9 for each view separately
         return next_item_loss(self, s_h, interaction), self.au_weight * au  # Eq. 15
-
-    def predict(self, interaction):
-        return (self.forward(*self._inputs(interaction))[0] * self.item_embedding(interaction[self.ITEM_ID])).sum(-1)
-
-    def full_sort_predict(self, interaction):
-        return self.forward(*self._inputs(interaction))[0] @ self.item_embedding.weight.t()  # Eq. 13 (pre-softmax)
 
 
 class LLM4SBR_SRGNN(LLM4SBR, SRGNN):

@@ -16,7 +16,7 @@ import torch.nn.functional as F
 from recbole.model.sequential_recommender import SRGNN
 from torch import nn
 
-from recbole_intent.model.llm4sbr import VIEW_ROW, LLMViewDataset, next_item_loss
+from recbole_intent.model.llm4sbr import VIEW_ROW, LLMViewDataset, ViewScoring, next_item_loss
 
 
 class LLMDMsRecDataset(LLMViewDataset):
@@ -30,7 +30,7 @@ def kl_alignment(g, e):
     return (log_g.exp() * (log_g - log_e)).sum(-1).mean()
 
 
-class LLMDMsRec:
+class LLMDMsRec(ViewScoring):
     """Put before a RecBole sequential backbone whose ``forward`` returns the session representation G (Eq. 8) and
     whose items are scored with ``item_embedding``: ``class LLMDMsRec_SRGNN(LLMDMsRec, SRGNN)``.
     S = W [G, w E_e + b, w E_l + b] (Eq. 9); L = L_rec + sigma (alpha L_e + beta L_l) (Eq. 10-15)."""
@@ -77,12 +77,6 @@ class LLMDMsRec:
         if has.any():  # Eq. 12 over the rows that have LLM intents
             info = self.alpha * kl_alignment(g[has], e_bar[has]) + self.beta * kl_alignment(g[has], l_bar[has])
         return next_item_loss(self, s, interaction), self.sigma * info  # Eq. 15 (L_r: Eq. 13-14)
-
-    def predict(self, interaction):
-        return (self.forward(*self._inputs(interaction))[0] * self.item_embedding(interaction[self.ITEM_ID])).sum(-1)
-
-    def full_sort_predict(self, interaction):
-        return self.forward(*self._inputs(interaction))[0] @ self.item_embedding.weight.t()  # Eq. 13 (pre-softmax)
 
 
 class LLMDMsRec_SRGNN(LLMDMsRec, SRGNN):
