@@ -19,6 +19,8 @@ from datetime import date
 
 import numpy as np
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 # name -> (model, config overrides). "LLM" = the real-LLM intent set imported from ../shared (intent_set: llm);
 # "offline" = the default set written by the offline sentence-embedding backend (not an LLM).
 RUNS = {
@@ -51,6 +53,13 @@ RUNS = {
     "sprint_offline_ce": ("SPRINT_SASRec", {"rec_loss": "ce"}),
     "veli_offline_le_ce": ("VELI_SASRec", {"rec_loss": "ce", "use_text_emb": True, "hidden_size": 32,
                                            "inner_size": 128}),
+    # Table 2 rows (LLM intents, CE, RecBole's SASRec dropout 0.5): SPRINT = in-batch neighbours; +LE = frozen
+    # MiniLM item text embeddings beside a half-size ID embedding (papers' parity: 32 + 32 = 64)
+    "sprint_llm_ce_p05": ("SPRINT_SASRec", {"intent_set": "llm", "rec_loss": "ce", "hidden_dropout_prob": 0.5,
+                                            "attn_dropout_prob": 0.5}),
+    "veli_llm_le_ce_p05": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce", "hidden_dropout_prob": 0.5,
+                                           "attn_dropout_prob": 0.5, "use_text_emb": True, "hidden_size": 32,
+                                           "inner_size": 128}),
     "gru4rec": ("GRU4Rec", {}),
     "veli_gru4rec_llm_ce": ("VELI_GRU4Rec", {"intent_set": "llm", "rec_loss": "ce"}),
     "bert4rec": ("BERT4Rec", {}),
@@ -70,10 +79,23 @@ print("RESULT " + json.dumps({{"test": dict(r["test_result"]), "valid": dict(r["
 """
 
 
+def cache_path(name, seed, args):
+    return os.path.join(args.cache, args.dataset, f"{name}_{seed}.json")
+
+
 def run_one(name, seed, args):
+    """One training run; its result is kept under ``--cache`` with the exact model and settings, so adding seeds
+    or rows to a table never retrains a run that already exists (a changed RUNS entry or --extra retrains)."""
     model, overrides = RUNS[name]
-    cfg = dict(overrides, seed=seed, state="ERROR", show_progress=False, checkpoint_dir=f"/tmp/compare/{name}_{seed}")
-    cfg.update(json.loads(args.extra))
+    settings = dict(overrides, **json.loads(args.extra), seed=seed)
+    path = cache_path(name, seed, args)
+    if args.cache and os.path.exists(path):
+        with open(path) as f:
+            kept = json.load(f)
+        if kept["model"] == model and kept["settings"] == settings:
+            print(f"{name} seed {seed}: cached ({path})", flush=True)
+            return name, seed, kept["result"]
+    cfg = dict(settings, state="ERROR", show_progress=False, checkpoint_dir=f"/tmp/compare/{name}_{seed}")
     code = CHILD.format(model=model, dataset=args.dataset, cfg=json.dumps(cfg))
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     out = subprocess.run([sys.executable, "-c", code, "", "", "", str(args.threads)], capture_output=True, text=True,
@@ -84,6 +106,10 @@ def run_one(name, seed, args):
     result = json.loads(line[-1][len("RESULT "):])
     print(f"{name} seed {seed}: " + " ".join(f"{k}={result['test'][k]:.4f}" for k in METRICS)
           + f" epochs={result['epochs']} s/epoch={result['seconds_per_epoch']:.1f}", flush=True)
+    if args.cache:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path, "w") as f:
+            json.dump({"model": model, "settings": settings, "date": str(date.today()), "result": result}, f, indent=1)
     return name, seed, result
 
 
@@ -140,6 +166,8 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--reference", default=None, help="run the gains are computed against (default: the first)")
     parser.add_argument("--extra", default="{}", help="JSON dict of overrides applied to every run")
+    parser.add_argument("--cache", default=os.path.join(ROOT, "results", "runs"),
+                        help="folder of per-run results reused across tables ('' = always train)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     reference = args.reference or args.runs[0]

@@ -9,7 +9,7 @@ from test_llm4sbr import METRICS, build, train_and_test, write_views
 from tiny_data import write_tiny_dataset
 
 from recbole_intent.model.llm4sbr import VIEW_ROW
-from recbole_intent.model.llmdmsrec import LLMDMsRec_SRGNN, kl_alignment
+from recbole_intent.model.llmdmsrec import LLMDMsRec_GCSAN, LLMDMsRec_SRGNN, kl_alignment
 
 FIELDS = ["explicit_items:token_seq", "latent_items:token_seq"]
 
@@ -35,10 +35,16 @@ def test_trains_and_evaluates(tiny, tmp_path):
     assert model.fuse.in_features == 3 * 16 and (model.alpha, model.beta, model.sigma) == (1.0, 1.0, 0.2)
 
 
-def test_runs_through_quick_start(tiny, tmp_path):
+def test_gcsan_backbone(tiny, tmp_path):
+    model = train_and_test(LLMDMsRec_GCSAN, tiny, str(tmp_path))
+    assert model.fuse.in_features == 3 * model.hidden_size
+
+
+@pytest.mark.parametrize("model", ["LLMDMsRec_SRGNN", "LLMDMsRec_GCSAN"])
+def test_runs_through_quick_start(tiny, tmp_path, model):
     from recbole_intent.quick_start import objective_function
 
-    result = objective_function(dict(tiny, checkpoint_dir=str(tmp_path)), model="LLMDMsRec_SRGNN", dataset="tiny")
+    result = objective_function(dict(tiny, checkpoint_dir=str(tmp_path)), model=model, dataset="tiny")
     assert list(result["test_result"]) == METRICS
 
 

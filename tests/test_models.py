@@ -118,3 +118,22 @@ def test_long_benchmark_lists_keep_most_recent_items(tiny):
     reference = create_dataset(full).inter_feat["item_id_list"].values
     for short, long in zip(first, reference, strict=True):
         assert list(short) == list(long[-3:])
+
+
+@pytest.mark.parametrize("ratio", [0.0, 0.5])
+def test_intent_ratio_keeps_a_seeded_share_of_llm_output(tiny, ratio):
+    full, _, _ = _build(tiny)
+    part, _, _ = _build(tiny, intent_ratio=ratio)
+    n_full, n_part = int(full.llm_label_mask.sum()), int(part.llm_label_mask.sum())
+    assert n_full > 10
+    assert n_part == 0 if ratio == 0 else 0.3 * n_full < n_part < 0.7 * n_full
+    # a subset of the same labels, never new ones
+    kept = part.llm_label_mask
+    assert torch.equal(part.intent_labels[kept], full.intent_labels[kept]) and bool(full.llm_label_mask[kept].all())
+    again, _, _ = _build(tiny, intent_ratio=ratio)
+    assert torch.equal(again.llm_label_mask, kept)  # same seed, same subset
+
+
+def test_intent_ratio_out_of_range_is_refused(tiny):
+    with pytest.raises(ValueError, match="intent_ratio"):
+        _build(tiny, intent_ratio=1.5)

@@ -60,6 +60,7 @@ class IntentDataset(SessionDataset):
         self._load_inter_feat(token, dataset_path)
         self._check_intent_files(token)
         self.user_feat = self._load_user_or_item_feat(token, intent_path, FeatureSource.USER, "uid_field")
+        self._apply_intent_ratio()
         self.item_feat = self._load_user_or_item_feat(token, dataset_path, FeatureSource.ITEM, "iid_field")
         for suffix in self.config["additional_feat_suffix"] or []:  # RecBole's loop, with the folder per file
             folder = intent_path if suffix == self.config["intent_pool_suffix"] else dataset_path
@@ -77,6 +78,25 @@ class IntentDataset(SessionDataset):
             items.update(np.concatenate(list(self.inter_feat[item_list_field].values)).tolist())
         n_intents, n_labelled = check_intent_files(self.config, token, set(sessions[:n_train]), set(sessions), items)
         self.logger.info(f"intent pool: {n_intents} intents; {n_labelled} training sessions with an intent row")
+
+    def _apply_intent_ratio(self):
+        """SPRINT §5.4.2 / Fig. 5, the intent supervision ratio: keep the LLM's output (validated intents and hard
+        negatives) for a seeded random ``intent_ratio`` of the sessions it processed and drop it for the rest, as if
+        the LLM had never been called for them. Those sessions then learn only from collaborative enrichment."""
+        ratio = self.config["intent_ratio"]
+        if ratio is None or ratio == 1:
+            return
+        if not 0 <= ratio <= 1:
+            raise ValueError(f"intent_ratio must be in [0, 1], got {ratio!r}")
+        rows = len(self.user_feat)
+        dropped = np.random.default_rng(self.config["seed"]).permutation(rows)[round(ratio * rows):]
+        for field in (self.config["intent_field"], self.config["hard_negative_field"]):
+            if field in self.user_feat:
+                values = self.user_feat[field].to_numpy(copy=True)
+                for i in dropped:
+                    values[i] = values[i][:0]
+                self.user_feat[field] = values
+        self.logger.info(f"intent_ratio={ratio}: LLM output kept for {rows - len(dropped)} of {rows} sessions")
 
     def _init_alias(self):
         intent_id = self.config["intent_id_field"]

@@ -13,7 +13,7 @@ import os
 
 import torch
 import torch.nn.functional as F
-from recbole.model.sequential_recommender import SRGNN
+from recbole.model.sequential_recommender import GCSAN, SRGNN
 from torch import nn
 
 from recbole_intent.model.llm4sbr import VIEW_ROW, LLMViewDataset, ViewScoring, next_item_loss
@@ -81,6 +81,11 @@ class LLMDMsRec(ViewScoring):
 
 class LLMDMsRec_SRGNN(LLMDMsRec, SRGNN):
     pass
+
+
+class LLMDMsRec_GCSAN(LLMDMsRec, GCSAN):
+    """The paper's plug-in claim on a second GNN backbone (§5.3.1 pairs it with several SBR models). GCSAN's own
+    L2 term on the item embeddings (``reg_weight``) is not added: Eq. 15 is L_rec + sigma (alpha L_e + beta L_l)."""
 
 
 def backbone_candidates(cfg, rows, k):
