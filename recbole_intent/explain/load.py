@@ -65,9 +65,10 @@ def config_dict_from(stored, data_path=None):
     return kept
 
 
-def load_model(model_file, model=None, dataset=None, data_path=None, extra=None):
+def load_model(model_file, model=None, dataset=None, data_path=None, extra=None, intent_models_only=True):
     """Rebuild ``Loaded`` from ``model_file``. ``model`` / ``dataset``, when given, must match the checkpoint;
-    ``data_path`` replaces the stored one (a moved dataset folder); ``extra`` overrides config keys."""
+    ``data_path`` replaces the stored one (a moved dataset folder); ``extra`` overrides config keys;
+    ``intent_models_only=False`` also loads RecBole's own models (for evaluation, not for explanations)."""
     checkpoint = read_checkpoint(model_file)
     stored = checkpoint["config"]
     saved_model, saved_dataset = stored.get("model"), stored.get("dataset")
@@ -79,7 +80,7 @@ def load_model(model_file, model=None, dataset=None, data_path=None, extra=None)
         model_class = get_model(saved_model)
     except ValueError as err:
         raise ExplainError(f"{model_file}: {err}") from err
-    if not issubclass(model_class, IntentEnhanced):
+    if intent_models_only and not issubclass(model_class, IntentEnhanced):
         raise ExplainError(f"{model_file} holds a {saved_model} model, which has no intent predictor: only the "
                            "intent models (VELI_*, SPRINT_*) can be explained")
 

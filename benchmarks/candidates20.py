@@ -1,0 +1,106 @@
+"""The papers' 20-candidate protocol (SPRINT Table 4, after PO4ISR) on CONVERGED models: per test row, the target
+plus the 19 items a pretrained SASRec scores highest (the target excluded); Hit/NDCG@5/10 of the target among them.
+
+    python benchmarks/candidates20.py --runs sasrec veli_llm_ce_p05 sprint_llm_ce_p05 veli_llm_le_ce_p05 \
+        --seeds 2020 2021 2022 --out results/candidates20
+
+The models are the best-on-valid checkpoints that ``benchmarks/compare.py`` saves under ``/tmp/compare/<run>_<seed>``
+(a run whose result is cached but whose checkpoint is gone is trained again, without touching the cache). The
+candidate generator for seed s is the ``sasrec`` run of seed s, so SASRec itself is scored on its own hardest
+negatives: its row is the protocol's floor, as in the papers. Also prints each model's full-ranking NDCG@10 from the
+same checkpoint, which must equal compare.py's number (a check that the right file was loaded).
+"""
+
+import argparse
+import glob
+import json
+import os
+import sys
+import types
+from datetime import date
+
+import numpy as np
+import torch
+from recbole.data.utils import create_samplers, get_dataloader
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_efficiency import full_scores, twenty_candidates  # noqa: E402
+from compare import RUNS, run_one  # noqa: E402
+
+from recbole_intent.explain.load import load_model  # noqa: E402
+
+REFERENCE = "sasrec"
+METRICS = ["hit@5", "hit@10", "ndcg@5", "ndcg@10"]
+
+
+def checkpoint(name, seed, args):
+    folder = os.path.join(args.checkpoint_root, f"{name}_{seed}")
+    files = sorted(glob.glob(os.path.join(folder, "*.pth")), key=os.path.getmtime)
+    if not files:
+        print(f"{name} seed {seed}: no checkpoint in {folder}, training it", flush=True)
+        run_one(name, seed, types.SimpleNamespace(dataset=args.dataset, extra="{}", cache="", threads=args.threads))
+        files = sorted(glob.glob(os.path.join(folder, "*.pth")), key=os.path.getmtime)
+    return files[-1]
+
+
+@torch.no_grad()
+def scores_of(name, seed, args):
+    loaded = load_model(checkpoint(name, seed, args), extra={"state": "ERROR", "show_progress": False},
+                        intent_models_only=False)
+    built = list(loaded.splits.values())  # train, valid, test, already built by load_model
+    test_sampler = create_samplers(loaded.config, loaded.dataset, built)[2]
+    test = get_dataloader(loaded.config, "test")(loaded.config, built[2], test_sampler, shuffle=False)
+    return full_scores(loaded.model, test)
+
+
+def full_ndcg10(scores):
+    total, n = 0.0, 0
+    for s, target in scores:
+        rank = (s > s.gather(1, target.unsqueeze(1))).sum(1)
+        total += ((rank < 10).float() / torch.log2(rank.float() + 2)).sum().item()
+        n += len(target)
+    return total / n
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", nargs="+", required=True, choices=sorted(RUNS))
+    parser.add_argument("--dataset", default="beauty")
+    parser.add_argument("--seeds", type=int, nargs="+", default=[2020])
+    parser.add_argument("--checkpoint_root", default="/tmp/compare")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", required=True)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    per_seed = {}
+    for seed in args.seeds:
+        reference = scores_of(REFERENCE, seed, args)
+        for name in args.runs:
+            scores = reference if name == REFERENCE else scores_of(name, seed, args)
+            per_seed[(name, seed)] = dict(twenty_candidates(scores, reference), full_ndcg10=full_ndcg10(scores))
+            print(name, seed, json.dumps(per_seed[(name, seed)]), flush=True)
+    lines = [f"# {args.dataset}: 20-candidate protocol on converged models ({date.today()})", "",
+             f"Command: `python benchmarks/candidates20.py {' '.join(sys.argv[1:])}`", "",
+             f"Seeds {args.seeds}. Candidates per test row: the target + the 19 items the `{REFERENCE}` run of the "
+             "same seed scores highest. Models: the best-on-valid checkpoints of `benchmarks/compare.py`. `full N@10`: "
+             "full-ranking NDCG@10 from the same checkpoint.", "",
+             "| run | model | " + " | ".join(f"20-cand {m}" for m in METRICS) + " | full N@10 |",
+             "|" + "---|" * (len(METRICS) + 3)]
+    rows = []
+    for name in args.runs:
+        vals = {m: np.array([per_seed[(name, s)][m] for s in args.seeds]) for m in [*METRICS, "full_ndcg10"]}
+        cells = [f"{v.mean():.4f}" + (f" ± {v.std(ddof=1):.4f}" if len(args.seeds) > 1 else "") for v in vals.values()]
+        lines.append(f"| {name} | {RUNS[name][0]} | " + " | ".join(cells) + " |")
+        rows.append({"run": name, "model": RUNS[name][0], **{m: v.tolist() for m, v in vals.items()}})
+    markdown = "\n".join(lines) + "\n"
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out + ".md", "w") as f:
+        f.write(markdown)
+    with open(args.out + ".json", "w") as f:
+        json.dump({"date": str(date.today()), "command": "python benchmarks/candidates20.py " + " ".join(sys.argv[1:]),
+                   "seeds": args.seeds, "rows": rows}, f, indent=1)
+    print(markdown)
+
+
+if __name__ == "__main__":
+    main()
