@@ -81,15 +81,16 @@ def table(sweep, results, seeds, args):
              f"VELI_SASRec, base `{BASE}` = `{json.dumps(RUNS[BASE][1])}`; one setting changed per row. Seeds "
              f"{seeds}; early stopping on valid NDCG@20; test split, full ranking; gain relative to `{REFERENCE}` "
              f"(NDCG@20 {ref['ndcg@20']:.4f}, Hit@20 {ref['hit@20']:.4f}).", "",
-             "| " + title + " | run | " + " | ".join(METRICS) + " | NDCG@20 vs SASRec | epochs |",
-             "|" + "---|" * (len(METRICS) + 4)]
+             "| " + title + " | run | " + " | ".join(METRICS) + " | NDCG@20 vs SASRec | valid NDCG@20 | epochs |",
+             "|" + "---|" * (len(METRICS) + 5)]
     rows = []
     for label, name in points:
         vals = {m: np.array([results[(name, s)]["test"][m] for s in seeds]) for m in METRICS}
         cells = [f"{v.mean():.4f}" + (f" ± {v.std(ddof=1):.4f}" if len(seeds) > 1 else "") for v in vals.values()]
         epochs = np.mean([results[(name, s)]["epochs"] for s in seeds])
         gain = vals["ndcg@20"].mean() / ref["ndcg@20"] - 1
-        lines.append(f"| {label} | `{name}` | " + " | ".join(cells) + f" | {gain:+.1%} | {epochs:.0f} |")
+        valid = np.mean([results[(name, s)]["valid"]["ndcg@20"] for s in seeds])  # what a tuner may look at
+        lines.append(f"| {label} | `{name}` | " + " | ".join(cells) + f" | {gain:+.1%} | {valid:.4f} | {epochs:.0f} |")
         rows.append({"label": label, "run": name, "settings": RUNS[name][1],
                      **{m: [float(x) for x in v] for m, v in vals.items()}})
     return "\n".join(lines) + "\n", rows, ref
