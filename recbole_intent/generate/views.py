@@ -234,7 +234,10 @@ def run(cfg, encoder=None, backend=None, out=None):
         candidates = backbone_candidates(cfg, rows, int(cfg["dmsrec_candidates"])) if method == "dmsrec" else {}
         client = LLMClient(backend, cache, cfg, stats)
         with ThreadPoolExecutor(max_workers=int(cfg["concurrency"]), thread_name_prefix="views") as pool:
-            results = list(pool.map(work, rows))
+            for i, result in enumerate(pool.map(work, rows)):  # in order; a 30k-row job says where it is
+                results[i] = result
+                if (i + 1) % 2000 == 0 or i + 1 == len(rows):
+                    logger.info("%s: %d/%d rows done", method, i + 1, len(rows))
     except FatalBackendError as err:
         stop_reason.append(f"FatalBackendError: {err}")
     finally:
