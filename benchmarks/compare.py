@@ -60,6 +60,13 @@ RUNS = {
     "veli_llm_le_ce_p05": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce", "hidden_dropout_prob": 0.5,
                                            "attn_dropout_prob": 0.5, "use_text_emb": True, "hidden_size": 32,
                                            "inner_size": 128}),
+    # LLM4SBR / LLM-DMsRec (issue 5) against their backbone and VELI on it, all with the papers' SR-GNN training
+    # settings (d = 100, batch 100, Adam lr 1e-3, L2 1e-5: LLM4SBR §5.1.3, LLM-DMsRec §5.1.2)
+    "srgnn_p": ("SRGNN", {"embedding_size": 100, "train_batch_size": 100, "weight_decay": 1e-5}),
+    "veli_srgnn_llm_ce_p": ("VELI_SRGNN", {"embedding_size": 100, "train_batch_size": 100, "weight_decay": 1e-5,
+                                           "intent_set": "llm", "rec_loss": "ce"}),
+    "llm4sbr_srgnn": ("LLM4SBR_SRGNN", {}),  # views: the offline backend (no LLM), see dataset/beauty/README.md
+    "llmdmsrec_srgnn": ("LLMDMsRec_SRGNN", {}),
     "gru4rec": ("GRU4Rec", {}),
     "veli_gru4rec_llm_ce": ("VELI_GRU4Rec", {"intent_set": "llm", "rec_loss": "ce"}),
     "bert4rec": ("BERT4Rec", {}),
