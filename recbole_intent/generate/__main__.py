@@ -6,12 +6,10 @@ resume), 2 bad settings or missing input files. ``--backend batch --batch_dir DI
 ``--method llm4sbr|dmsrec`` generates the per-row LLM views of LLM4SBR / LLM-DMsRec instead (views.py).
 """
 
-import logging
 import sys
-import warnings
 
 from recbole_intent.generate.runner import run
-from recbole_intent.generate.settings import make_config
+from recbole_intent.generate.settings import make_config, run_cli
 
 
 def main(argv=None):
@@ -20,17 +18,7 @@ def main(argv=None):
         from recbole_intent.generate import views
 
         return views.main(argv)
-    # Our progress at INFO on stderr; everything else (RecBole's config dump, httpx's line per request) at WARNING.
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    logging.getLogger("recbole_intent.generate").setLevel(logging.INFO)
-    warnings.filterwarnings("ignore", category=FutureWarning)  # RecBole 1.2.1 on pandas 2.x, torch 2.x
-    try:
-        cfg = make_config(argv)
-        result = run(cfg, argv)
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 3 if result.get("status") == "stopped" else 0
+    return run_cli(lambda: run(make_config(argv), argv))
 
 
 if __name__ == "__main__":

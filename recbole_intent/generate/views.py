@@ -289,15 +289,7 @@ def make_config(argv=None, overrides=None):
 
 
 def main(argv=None):
-    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
-    logger.setLevel(logging.INFO)
-    try:
-        report = run(make_config(sys.argv[1:] if argv is None else argv))
-    except (ValueError, FileNotFoundError, RuntimeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 3 if report.get("status") == "stopped" else 0
-
+    return settings.run_cli(lambda: run(make_config(sys.argv[1:] if argv is None else argv)))
 
 if __name__ == "__main__":
     sys.exit(main())
