@@ -128,6 +128,7 @@ def main():
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--extra", default="{}", help="JSON dict of overrides applied to every run")
     parser.add_argument("--cache", default=os.path.join(ROOT, "results", "runs"))
+    parser.add_argument("--checkpoint_root", default="/tmp/compare")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     sweeps = list(SWEEPS) if "all" in args.sweeps else args.sweeps

@@ -94,7 +94,7 @@ def run_one(name, seed, args):
     """One training run; its result is kept under ``--cache`` with the exact model and settings, so adding seeds
     or rows to a table never retrains a run that already exists (a changed RUNS entry or --extra retrains)."""
     model, overrides = RUNS[name]
-    settings = dict(overrides, **json.loads(args.extra), seed=seed)
+    settings = {**overrides, **json.loads(args.extra), "seed": seed}
     path = cache_path(name, seed, args)
     if args.cache and os.path.exists(path):
         with open(path) as f:
@@ -102,7 +102,8 @@ def run_one(name, seed, args):
         if kept["model"] == model and kept["settings"] == settings:
             print(f"{name} seed {seed}: cached ({path})", flush=True)
             return name, seed, kept["result"]
-    cfg = dict(settings, state="ERROR", show_progress=False, checkpoint_dir=f"/tmp/compare/{name}_{seed}")
+    cfg = dict(settings, state="ERROR", show_progress=False,
+               checkpoint_dir=os.path.join(args.checkpoint_root, f"{name}_{seed}"))
     code = CHILD.format(model=model, dataset=args.dataset, cfg=json.dumps(cfg))
     env = dict(os.environ, OMP_NUM_THREADS=str(args.threads))
     out = subprocess.run([sys.executable, "-c", code, "", "", "", str(args.threads)], capture_output=True, text=True,
@@ -175,6 +176,7 @@ def main():
     parser.add_argument("--extra", default="{}", help="JSON dict of overrides applied to every run")
     parser.add_argument("--cache", default=os.path.join(ROOT, "results", "runs"),
                         help="folder of per-run results reused across tables ('' = always train)")
+    parser.add_argument("--checkpoint_root", default="/tmp/compare", help="best-on-valid models: <root>/<run>_<seed>")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     reference = args.reference or args.runs[0]

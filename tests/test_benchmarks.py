@@ -1,0 +1,56 @@
+"""The one smoke run of the benchmark scripts (they are not part of CI otherwise): compare.py trains two named
+configurations on the tiny dataset over two seeds, writes its tables, and a second call reuses every cached run."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from tiny_data import write_tiny_dataset
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    cfg, _ = write_tiny_dataset(str(tmp_path_factory.mktemp("data")))
+    return cfg
+
+
+def _compare(tiny, tmp_path, *runs):
+    cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "compare.py"), "--runs", *runs, "--dataset", "tiny",
+           "--seeds", "1", "2", "--jobs", "2", "--extra", json.dumps(tiny), "--cache", str(tmp_path / "runs"),
+           "--checkpoint_root", str(tmp_path / "ckpt"), "--out", str(tmp_path / "table")]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return out.stdout
+
+
+def test_compare_tables_and_cache(tiny, tmp_path):
+    first = _compare(tiny, tmp_path, "sasrec", "veli_offline_ce")
+    assert "cached" not in first
+    table = json.loads((tmp_path / "table.json").read_text())
+    assert [r["run"] for r in table["rows"]] == ["sasrec", "veli_offline_ce"]
+    veli = table["rows"][1]
+    assert 0 <= veli["ndcg@20"][0] <= 1 and veli["ndcg@20_p"] is not None  # two seeds: a paired t-test
+    assert "| veli_offline_ce | VELI_SASRec |" in (tmp_path / "table.md").read_text()
+    assert len(list((tmp_path / "ckpt").glob("*_1/*.pth"))) == 2  # the best-on-valid models, for candidates20.py
+    again = _compare(tiny, tmp_path, "sasrec", "veli_offline_ce")
+    assert again.count("cached") == 4 and json.loads((tmp_path / "table.json").read_text())["rows"] == table["rows"]
+
+
+def test_ablation_table_and_figure(tmp_path):
+    import ablations
+
+    seeds = [1, 2]
+    names = {n for _, points in ablations.SWEEPS.values() for _, n in points} | {ablations.REFERENCE}
+    results = {(n, s): {"test": {m: 0.01 * (s + len(n) % 5) for m in ablations.METRICS},
+                        "valid": {"ndcg@20": 0.05}, "epochs": 3} for n in names for s in seeds}
+    args = type("Args", (), {"dataset": "tiny"})
+    markdown, rows, ref = ablations.table("ratio", results, seeds, args)
+    assert [r["label"] for r in rows] == ["0%", "25%", "50%", "75%", "100%"]
+    assert ablations.RUNS["abl_ratio_25"][1]["intent_ratio"] == 0.25 and "| 25% | `abl_ratio_25` |" in markdown
+    ablations.figure("ratio", rows, ref, str(tmp_path / "ratio.png"))
+    assert (tmp_path / "ratio.png").read_bytes()[:4] == b"\x89PNG"
