@@ -67,6 +67,10 @@ RUNS = {
                                            "intent_set": "llm", "rec_loss": "ce"}),
     "llm4sbr_srgnn": ("LLM4SBR_SRGNN", {}),  # views: the offline backend (no LLM), see dataset/beauty/README.md
     "llmdmsrec_srgnn": ("LLMDMsRec_SRGNN", {}),
+    # +LE without any intent (lambda_intent = 0, no enrichment): what the text embeddings give on their own
+    "veli_llm_le_ce_p05_nointent": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce", "hidden_dropout_prob": 0.5,
+                                                    "attn_dropout_prob": 0.5, "use_text_emb": True, "hidden_size": 32,
+                                                    "inner_size": 128, "lambda_intent": 0.0, "enrich_mode": "none"}),
     "gru4rec": ("GRU4Rec", {}),
     "veli_gru4rec_llm_ce": ("VELI_GRU4Rec", {"intent_set": "llm", "rec_loss": "ce"}),
     "bert4rec": ("BERT4Rec", {}),
