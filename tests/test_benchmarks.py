@@ -36,7 +36,7 @@ def test_compare_tables_and_cache(tiny, tmp_path):
     veli = table["rows"][1]
     assert 0 <= veli["ndcg@20"][0] <= 1 and veli["ndcg@20_p"] is not None  # two seeds: a paired t-test
     assert "| veli_offline_ce | VELI_SASRec |" in (tmp_path / "table.md").read_text()
-    assert len(list((tmp_path / "ckpt").glob("*_1/*.pth"))) == 2  # the best-on-valid models, for candidates20.py
+    assert len(list((tmp_path / "ckpt").glob("*_1/*.pth"))) == 2  # the best-on-valid models, for eval_protocols.py
     again = _compare(tiny, tmp_path, "sasrec", "veli_offline_ce")
     assert again.count("cached") == 4 and json.loads((tmp_path / "table.json").read_text())["rows"] == table["rows"]
 

@@ -1,14 +1,16 @@
-"""The papers' 20-candidate protocol (SPRINT Table 4, after PO4ISR) on CONVERGED models: per test row, the target
-plus the 19 items a pretrained SASRec scores highest (the target excluded); Hit/NDCG@5/10 of the target among them.
+"""Two more evaluation protocols on CONVERGED models. (1) The papers' 20-candidate protocol (SPRINT Table 4, after
+PO4ISR): per test row, the target plus the 19 items a pretrained SASRec scores highest (the target excluded);
+Hit/NDCG@5/10 of the target among them. (2) Full ranking split by warm / cold targets (below).
 
-    python benchmarks/candidates20.py --runs sasrec veli_llm_ce_p05 sprint_llm_ce_p05 veli_llm_le_ce_p05 \
-        --seeds 2020 2021 2022 --out results/candidates20
+    python benchmarks/eval_protocols.py --runs sasrec veli_llm_ce_p05 sprint_llm_ce_p05 veli_llm_le_ce_p05 \
+        --seeds 2020 2021 2022 --out results/eval_protocols
 
 The models are the best-on-valid checkpoints that ``benchmarks/compare.py`` saves under ``/tmp/compare/<run>_<seed>``
 (a run whose result is cached but whose checkpoint is gone is trained again, without touching the cache). The
 candidate generator for seed s is the ``sasrec`` run of seed s, so SASRec itself is scored on its own hardest
 negatives: its row is the protocol's floor, as in the papers. Also prints each model's full-ranking NDCG@10 from the
-same checkpoint, which must equal compare.py's number (a check that the right file was loaded).
+same checkpoint, which must equal compare.py's number (a check that the right file was loaded), and NDCG@20 split by
+whether the test target occurs in the training split (warm) or not (cold: 29 % of beauty's test rows).
 """
 
 import argparse
@@ -46,21 +48,29 @@ def checkpoint(name, seed, args):
 
 @torch.no_grad()
 def scores_of(name, seed, args):
+    """Full-ranking scores of the test split, and the item ids that occur anywhere in the training split."""
     loaded = load_model(checkpoint(name, seed, args), extra={"state": "ERROR", "show_progress": False},
                         intent_models_only=False)
     built = list(loaded.splits.values())  # train, valid, test, already built by load_model
     test_sampler = create_samplers(loaded.config, loaded.dataset, built)[2]
     test = get_dataloader(loaded.config, "test")(loaded.config, built[2], test_sampler, shuffle=False)
-    return full_scores(loaded.model, test)
+    train = built[0].inter_feat
+    seen = torch.zeros(loaded.dataset.item_num, dtype=torch.bool)
+    seen[train[loaded.model.ITEM_ID]] = True
+    seen[train[loaded.model.ITEM_SEQ].flatten()] = True
+    seen[0] = False  # [PAD]
+    return full_scores(loaded.model, test), seen
 
 
-def full_ndcg10(scores):
+def full_ndcg(scores, k, seen=None, warm=True):
+    """Full-ranking NDCG@k over the test rows, or (``seen`` given) over those whose target is (not) ``seen``."""
     total, n = 0.0, 0
     for s, target in scores:
-        rank = (s > s.gather(1, target.unsqueeze(1))).sum(1)
-        total += ((rank < 10).float() / torch.log2(rank.float() + 2)).sum().item()
-        n += len(target)
-    return total / n
+        keep = torch.ones_like(target, dtype=torch.bool) if seen is None else seen[target] == warm
+        rank = (s > s.gather(1, target.unsqueeze(1))).sum(1)[keep]
+        total += ((rank < k).float() / torch.log2(rank.float() + 2)).sum().item()
+        n += int(keep.sum())
+    return total / max(n, 1)
 
 
 def main():
@@ -75,21 +85,26 @@ def main():
     torch.set_num_threads(args.threads)
     per_seed = {}
     for seed in args.seeds:
-        reference = scores_of(REFERENCE, seed, args)
+        reference, seen = scores_of(REFERENCE, seed, args)
         for name in args.runs:
-            scores = reference if name == REFERENCE else scores_of(name, seed, args)
-            per_seed[(name, seed)] = dict(twenty_candidates(scores, reference), full_ndcg10=full_ndcg10(scores))
+            scores = reference if name == REFERENCE else scores_of(name, seed, args)[0]
+            per_seed[(name, seed)] = dict(twenty_candidates(scores, reference), full_ndcg10=full_ndcg(scores, 10),
+                                          warm_ndcg20=full_ndcg(scores, 20, seen, warm=True),
+                                          cold_ndcg20=full_ndcg(scores, 20, seen, warm=False))
             print(name, seed, json.dumps(per_seed[(name, seed)]), flush=True)
-    lines = [f"# {args.dataset}: 20-candidate protocol on converged models ({date.today()})", "",
-             f"Command: `python benchmarks/candidates20.py {' '.join(sys.argv[1:])}`", "",
+    lines = [f"# {args.dataset}: 20-candidate protocol, warm / cold targets, converged models ({date.today()})", "",
+             f"Command: `python benchmarks/eval_protocols.py {' '.join(sys.argv[1:])}`", "",
              f"Seeds {args.seeds}. Candidates per test row: the target + the 19 items the `{REFERENCE}` run of the "
              "same seed scores highest. Models: the best-on-valid checkpoints of `benchmarks/compare.py`. `full N@10`: "
-             "full-ranking NDCG@10 from the same checkpoint.", "",
-             "| run | model | " + " | ".join(f"20-cand {m}" for m in METRICS) + " | full N@10 |",
-             "|" + "---|" * (len(METRICS) + 3)]
+             "full-ranking NDCG@10 from the same checkpoint; `warm` / `cold N@20`: full-ranking NDCG@20 over the test "
+             "rows whose target does / does not occur anywhere in the training split.", "",
+             "| run | model | " + " | ".join(f"20-cand {m}" for m in METRICS)
+             + " | full N@10 | warm N@20 | cold N@20 |",
+             "|" + "---|" * (len(METRICS) + 5)]
     rows = []
     for name in args.runs:
-        vals = {m: np.array([per_seed[(name, s)][m] for s in args.seeds]) for m in [*METRICS, "full_ndcg10"]}
+        columns = [*METRICS, "full_ndcg10", "warm_ndcg20", "cold_ndcg20"]
+        vals = {m: np.array([per_seed[(name, s)][m] for s in args.seeds]) for m in columns}
         cells = [f"{v.mean():.4f}" + (f" ± {v.std(ddof=1):.4f}" if len(args.seeds) > 1 else "") for v in vals.values()]
         lines.append(f"| {name} | {RUNS[name][0]} | " + " | ".join(cells) + " |")
         rows.append({"run": name, "model": RUNS[name][0], **{m: v.tolist() for m, v in vals.items()}})
@@ -98,8 +113,8 @@ def main():
     with open(args.out + ".md", "w") as f:
         f.write(markdown)
     with open(args.out + ".json", "w") as f:
-        json.dump({"date": str(date.today()), "command": "python benchmarks/candidates20.py " + " ".join(sys.argv[1:]),
-                   "seeds": args.seeds, "rows": rows}, f, indent=1)
+        command = "python benchmarks/eval_protocols.py " + " ".join(sys.argv[1:])
+        json.dump({"date": str(date.today()), "command": command, "seeds": args.seeds, "rows": rows}, f, indent=1)
     print(markdown)
 
 
