@@ -37,7 +37,14 @@ SWEEPS = {
         ("no intents", "veli_llm_ce_p05_nointent"),  # fusion block only: lambda_intent = 0, no enrichment
         ("LLM intents only", _variant("abl_enrich_none", enrich_mode="none")),
         ("+ self", _variant("abl_enrich_self", enrich_mode="self")),
+        ("+ nbr", _variant("abl_enrich_nbr", enrich_mode="nbr")),
         ("+ self + nbr", BASE),
+    ]),
+    # Stage 1 (VELI4SBR Table 4, SPRINT Table 5 (B)): the same 800 real-LLM sessions, intents of the first try
+    # unvalidated (import_answers --first_try) vs those the P&C loop validated (+ its hard negatives)
+    "pnc": ("P&C loop", [
+        ("first try, unvalidated", _variant("abl_first_try", intent_set="llm_first_try")),
+        ("P&C validated", BASE),
     ]),
     # same offline backend, 10 % of the training sessions each: SPRINT's uncertainty ranking vs a random draw
     "selection": ("session selection (offline intents)", [

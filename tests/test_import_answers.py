@@ -55,3 +55,28 @@ def test_import_matches_sessions_checks_items_and_grows_pool(tmp_path):
     assert user["intent_ids"] == [["0", "2"], []]  # case/punctuation map to the pool; failures have no intents
     assert user["hard_negatives"] == [["d"], ["a", "e"]]
     assert not [name for name in os.listdir(out) if name.startswith(".tmp-")]
+
+
+def test_first_try_keeps_unvalidated_first_answers_without_hard_negatives(tmp_path):
+    folder = tmp_path / "mini"
+    folder.mkdir()
+    _write_split(folder, "train", {"R1_100_0": ["a", "b", "c"], "R2_100_0": ["b", "c", "d"]})
+    _write_split(folder, "valid", {})
+    _write_split(folder, "test", {})
+    pool = tmp_path / "pool.txt"
+    pool.write_text("anti-aging\nfragrance free\n")
+    wrong_then_right = dict(_answer("R1", 100, 0, ["a", "b", "c"], ["fragrance free"], negatives=["d"]),
+                            tries=[{"intents": ["anti-aging"], "next_item": "d", "correct": False},
+                                   {"intents": ["fragrance free"], "next_item": "c", "correct": True}])
+    failed = dict(_answer("R2", 100, 0, ["b", "c", "d"], [], accepted=False, negatives=["a"]),
+                  tries=[{"intents": ["night routine"], "next_item": "a", "correct": False}])
+    answers = tmp_path / "answers.jsonl"
+    answers.write_text("".join(json.dumps(r) + "\n" for r in (wrong_then_right, failed)))
+
+    report = import_answers(str(tmp_path), "mini", str(answers), str(pool), "first", first_try=True)
+
+    assert report["first_try"] and report["accepted"] == 2 and report["pool_added"] == 1
+    user = read_atomic(folder / "first" / "mini.user", {"session_id": "token", "intent_ids": "token_seq",
+                                                        "hard_negatives": "token_seq"})
+    assert user["intent_ids"] == [["0"], ["2"]]  # the first try's intents, wrong prediction or not
+    assert user["hard_negatives"] == [[], []]

@@ -10,6 +10,10 @@ training session and its items agree with ours (``context`` + ``heldout`` == the
 Accepted intents are mapped to pool ids (case, spacing and punctuation insensitive); an accepted intent missing from
 the pool file is appended to the pool, as the P&C loop adds validated new intents (VELI4SBR Eq. 5).
 Writes ``<data_path>/<dataset>/<intent_set>/<dataset>.intent`` and ``.user`` (atomically) and an import report.
+
+``--first_try`` builds the "no P&C loop" ablation (VELI4SBR Table 4, SPRINT Table 5 (B)) from the same answers: every
+matched session keeps the intents of its FIRST try, whether that try predicted the held-out item or not, and no hard
+negatives (they are a product of the loop's corrections).
 """
 
 import argparse
@@ -36,7 +40,7 @@ def training_sessions(folder, dataset):
     return sessions
 
 
-def import_answers(data_path, dataset, answers_path, pool_path, intent_set):
+def import_answers(data_path, dataset, answers_path, pool_path, intent_set, first_try=False):
     folder = os.path.join(data_path, dataset)
     sessions = training_sessions(folder, dataset)
     all_items = {item for items in sessions.values() for item in items}
@@ -66,6 +70,9 @@ def import_answers(data_path, dataset, answers_path, pool_path, intent_set):
                 continue
             report["matched"] += 1
             ids = []
+            if first_try:  # unvalidated: the first answer, right or wrong
+                answer = dict(answer, intents=answer["tries"][0]["intents"] if answer["tries"] else [],
+                              accepted=bool(answer["tries"]), hard_negatives=[])
             for name in answer["intents"] if answer["accepted"] else []:
                 key = normalise(name)
                 if key not in pool_index:  # a validated new intent joins the pool (Eq. 5)
@@ -86,6 +93,7 @@ def import_answers(data_path, dataset, answers_path, pool_path, intent_set):
                        ["session_id:token", "intent_ids:token_seq", "hard_negatives:token_seq"], sorted(user_rows))
     report["pool_size"] = len(pool)
     report["sources"] = {"answers": os.path.basename(answers_path), "pool": os.path.basename(pool_path)}
+    report["first_try"] = first_try
     with open(os.path.join(out, f"{dataset}.import_report.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)
     return report
@@ -98,5 +106,7 @@ if __name__ == "__main__":
     parser.add_argument("--answers", required=True, help="JSONL of P&C answers")
     parser.add_argument("--pool", required=True, help="the Global Intent Pool, one intent a line")
     parser.add_argument("--intent_set", default="llm", help="subfolder of the dataset to write into ('' = the dataset)")
+    parser.add_argument("--first_try", action="store_true", help="the no-P&C ablation: first-try intents, unvalidated")
     args = parser.parse_args()
-    print(json.dumps(import_answers(args.data_path, args.dataset, args.answers, args.pool, args.intent_set), indent=2))
+    report = import_answers(args.data_path, args.dataset, args.answers, args.pool, args.intent_set, args.first_try)
+    print(json.dumps(report, indent=2))
