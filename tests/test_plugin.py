@@ -9,6 +9,7 @@ import yaml
 from recbole.model.sequential_recommender import SASRec
 from tiny_data import DATASET_YAML, write_tiny_dataset
 
+import recbole_intent
 from recbole_intent.config import Config
 from recbole_intent.model import VELI_SASRec
 from recbole_intent.run_hyper import tune
@@ -64,3 +65,13 @@ def test_hypertuning_runs_two_trials(tmp_path):
     assert len(hp.params2result) == 2
     assert all(r["model"] == "VELI_SASRec" for r in hp.params2result.values())
     assert (tmp_path / "hyper.result").read_text().count("lambda_intent") == 2
+
+
+def test_shipped_search_space_is_the_papers_grid():
+    """properties/hyper/VELI_SASRec.hyper parses with RecBole's HyperTuning into VELI4SBR B.1's grid."""
+    from recbole.trainer import HyperTuning
+
+    path = os.path.join(os.path.dirname(recbole_intent.__file__), "properties", "hyper", "VELI_SASRec.hyper")
+    space = HyperTuning(lambda *a: None, params_file=path, algo="exhaustive").space
+    assert set(space) == {"learning_rate", "weight_decay", "hidden_dropout_prob", "enrich_k", "lambda_intent",
+                          "lambda_ortho"}
