@@ -62,6 +62,13 @@ def scores_of(name, seed, args):
     return full_scores(loaded.model, test), seen
 
 
+def cold_median_rank(scores, seen):
+    """Median 0-based full-ranking position of the test targets never seen in training."""
+    ranks = [(s > s.gather(1, t.unsqueeze(1))).sum(1)[~seen[t]] for s, t in scores]
+    ranks = torch.cat(ranks).float()
+    return float(ranks.median()) if ranks.numel() else float("nan")
+
+
 def full_ndcg(scores, k, seen=None, warm=True):
     """Full-ranking NDCG@k over the test rows, or (``seen`` given) over those whose target is (not) ``seen``."""
     total, n = 0.0, 0
@@ -90,20 +97,22 @@ def main():
             scores = reference if name == REFERENCE else scores_of(name, seed, args)[0]
             per_seed[(name, seed)] = dict(twenty_candidates(scores, reference), full_ndcg10=full_ndcg(scores, 10),
                                           warm_ndcg20=full_ndcg(scores, 20, seen, warm=True),
-                                          cold_ndcg20=full_ndcg(scores, 20, seen, warm=False))
+                                          cold_ndcg20=full_ndcg(scores, 20, seen, warm=False),
+                                          cold_median_rank=cold_median_rank(scores, seen))
             print(name, seed, json.dumps(per_seed[(name, seed)]), flush=True)
     lines = [f"# {args.dataset}: 20-candidate protocol, warm / cold targets, converged models ({date.today()})", "",
              f"Command: `python benchmarks/eval_protocols.py {' '.join(sys.argv[1:])}`", "",
              f"Seeds {args.seeds}. Candidates per test row: the target + the 19 items the `{REFERENCE}` run of the "
              "same seed scores highest. Models: the best-on-valid checkpoints of `benchmarks/compare.py`. `full N@10`: "
              "full-ranking NDCG@10 from the same checkpoint; `warm` / `cold N@20`: full-ranking NDCG@20 over the test "
-             "rows whose target does / does not occur anywhere in the training split.", "",
+             "rows whose target does / does not occur anywhere in the training split; `cold median rank`: the median "
+             "0-based position of those cold targets among all items.", "",
              "| run | model | " + " | ".join(f"20-cand {m}" for m in METRICS)
-             + " | full N@10 | warm N@20 | cold N@20 |",
-             "|" + "---|" * (len(METRICS) + 5)]
+             + " | full N@10 | warm N@20 | cold N@20 | cold median rank |",
+             "|" + "---|" * (len(METRICS) + 6)]
     rows = []
     for name in args.runs:
-        columns = [*METRICS, "full_ndcg10", "warm_ndcg20", "cold_ndcg20"]
+        columns = [*METRICS, "full_ndcg10", "warm_ndcg20", "cold_ndcg20", "cold_median_rank"]
         vals = {m: np.array([per_seed[(name, s)][m] for s in args.seeds]) for m in columns}
         cells = [f"{v.mean():.4f}" + (f" ± {v.std(ddof=1):.4f}" if len(args.seeds) > 1 else "") for v in vals.values()]
         lines.append(f"| {name} | {RUNS[name][0]} | " + " | ".join(cells) + " |")
