@@ -174,3 +174,17 @@ def test_openai_backend_against_a_local_fake_server(root, monkeypatch):
     assert all(r["body"]["response_format"] == {"type": "json_object"} for r in server.requests)
     first = table(root, "llm4sbr")[0]
     assert first["long_items"].split()[0] == "i004" and first["short_items"].split()[0] == "i005"  # localised, Eq. 4
+
+
+def test_offline_backend_never_answers_a_title_longer_than_the_validation_allows():
+    cfg = {"offline_dmsrec_intents": 2, "max_answer_chars": 20}
+    ids, mat = ["a", "b", "c"], np.eye(3, dtype=np.float32)
+    titles = {"a": "short name", "b": "a very long product title that goes on", "c": "another long product title x"}
+    backend = views.ViewsOfflineBackend(cfg, ids, mat, titles)
+    session = {"session": [{"id": "a", "title": titles["a"]}]}
+    item = json.loads(backend.complete("llm4sbr_long", session).text)["item"]
+    assert len(item) <= 20 and any(titles[i].startswith(item) for i in ids[1:])  # cut at a word
+    answer = json.loads(backend.complete("dmsrec", dict(session, candidates=[{"id": i} for i in ids])).text)
+    names = answer["intents"].split("; ")
+    assert "short name" in names and set(names) - {"short name"} <= {"b", "c"}  # long titles -> exact ids
+    assert views.check_answer(json.dumps(answer), [], "intents", dict(views.VIEW_DEFAULTS, max_answer_chars=20))[0]

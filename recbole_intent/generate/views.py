@@ -148,7 +148,16 @@ class ViewsOfflineBackend:
 
     def __init__(self, cfg, ids, mat, titles):
         self.ids, self.mat, self.titles, self.pos = ids, mat, titles, {i: k for k, i in enumerate(ids)}
-        self.n_intents = int(cfg["offline_dmsrec_intents"])
+        self.n_intents, self.max_chars = int(cfg["offline_dmsrec_intents"]), int(cfg["max_answer_chars"])
+
+    def _name(self, item, as_id_if_long):
+        """The item's title as an answer; one longer than ``max_answer_chars`` (a few Amazon titles are) would fail our
+        own validation, so it is cut at a word (LLM4SBR localises it by embedding) or, for DMsRec, replaced by the
+        item id (``resolve`` matches ids exactly)."""
+        title = self.titles.get(item) or item
+        if len(title) <= self.max_chars:
+            return title
+        return item if as_id_if_long else title[: self.max_chars].rsplit(" ", 1)[0]
 
     def complete(self, task, payload, messages=None):
         session = [self.pos[s["id"]] for s in payload["session"] if s["id"] in self.pos]
@@ -157,11 +166,12 @@ class ViewsOfflineBackend:
             sims = self.mat @ query
             sims[session] = -np.inf
             best = self.ids[int(np.argmax(sims))]
-            return Reply(json.dumps({"item": self.titles.get(best) or best}, ensure_ascii=False))
+            return Reply(json.dumps({"item": self._name(best, as_id_if_long=False)}, ensure_ascii=False))
         cands = [c["id"] for c in payload["candidates"] if c["id"] in self.pos]
         sims = self.mat[[self.pos[c] for c in cands]] @ query
         chosen = [cands[k] for k in np.argsort(-sims, kind="stable")[: self.n_intents]]
-        return Reply(json.dumps({"intents": "; ".join(self.titles.get(c) or c for c in chosen)}, ensure_ascii=False))
+        answer = "; ".join(self._name(c, as_id_if_long=True) for c in chosen)
+        return Reply(json.dumps({"intents": answer}, ensure_ascii=False))
 
 
 def resolve(names, candidates, session, titles, encoder, ids, mat, stats):
