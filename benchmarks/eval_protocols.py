@@ -26,6 +26,7 @@ import torch
 from recbole.data.utils import create_samplers, get_dataloader
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import ablations  # noqa: E402, F401  (registers the sweeps' runs, abl_*, in RUNS)
 from bench_efficiency import full_scores, twenty_candidates  # noqa: E402
 from compare import RUNS, run_one  # noqa: E402
 
