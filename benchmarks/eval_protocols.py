@@ -63,22 +63,25 @@ def scores_of(name, seed, args):
     return full_scores(loaded.model, test), seen
 
 
-def cold_median_rank(scores, seen):
-    """Median 0-based full-ranking position of the test targets never seen in training."""
-    ranks = [(s > s.gather(1, t.unsqueeze(1))).sum(1)[~seen[t]] for s, t in scores]
-    ranks = torch.cat(ranks).float()
-    return float(ranks.median()) if ranks.numel() else float("nan")
+def target_ranks(scores):
+    """0-based full-ranking position of every test target, computed once per model."""
+    targets = torch.cat([t for _, t in scores])
+    ranks = torch.cat([(s > s.gather(1, t.unsqueeze(1))).sum(1) for s, t in scores]).float()
+    return ranks, targets
 
 
-def full_ndcg(scores, k, seen=None, warm=True):
-    """Full-ranking NDCG@k over the test rows, or (``seen`` given) over those whose target is (not) ``seen``."""
-    total, n = 0.0, 0
-    for s, target in scores:
-        keep = torch.ones_like(target, dtype=torch.bool) if seen is None else seen[target] == warm
-        rank = (s > s.gather(1, target.unsqueeze(1))).sum(1)[keep]
-        total += ((rank < k).float() / torch.log2(rank.float() + 2)).sum().item()
-        n += int(keep.sum())
-    return total / max(n, 1)
+def ndcg(ranks, k):
+    return float(((ranks < k).float() / torch.log2(ranks + 2)).mean()) if ranks.numel() else 0.0
+
+
+def full_metrics(scores, seen):
+    """Full-ranking NDCG@10 over all test rows; NDCG@20 over the warm / cold ones (target seen / never seen in
+    training); the median rank of the cold targets."""
+    ranks, targets = target_ranks(scores)
+    warm = seen[targets]
+    cold = ranks[~warm]
+    return {"full_ndcg10": ndcg(ranks, 10), "warm_ndcg20": ndcg(ranks[warm], 20), "cold_ndcg20": ndcg(cold, 20),
+            "cold_median_rank": float(cold.median()) if cold.numel() else float("nan")}
 
 
 def main():
@@ -96,10 +99,7 @@ def main():
         reference, seen = scores_of(REFERENCE, seed, args)
         for name in args.runs:
             scores = reference if name == REFERENCE else scores_of(name, seed, args)[0]
-            per_seed[(name, seed)] = dict(twenty_candidates(scores, reference), full_ndcg10=full_ndcg(scores, 10),
-                                          warm_ndcg20=full_ndcg(scores, 20, seen, warm=True),
-                                          cold_ndcg20=full_ndcg(scores, 20, seen, warm=False),
-                                          cold_median_rank=cold_median_rank(scores, seen))
+            per_seed[(name, seed)] = {**twenty_candidates(scores, reference), **full_metrics(scores, seen)}
             print(name, seed, json.dumps(per_seed[(name, seed)]), flush=True)
     lines = [f"# {args.dataset}: 20-candidate protocol, warm / cold targets, converged models ({date.today()})", "",
              f"Command: `python benchmarks/eval_protocols.py {' '.join(sys.argv[1:])}`", "",
