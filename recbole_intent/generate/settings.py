@@ -6,7 +6,10 @@ the run report.
 """
 
 import argparse
+import logging
 import os
+import sys
+import warnings
 
 import yaml
 
@@ -93,10 +96,6 @@ def run_cli(job):
     """The exit status shared by the generator CLIs: 0 done (or a dry run), 3 stopped early (rerun to resume: see the
     report's ``stop_reason``), 2 bad settings or input. ``job()`` returns the run report. Our progress goes to stderr
     at INFO; everything else (RecBole's config dump, httpx's line per request) at WARNING."""
-    import logging
-    import sys
-    import warnings
-
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("recbole_intent.generate").setLevel(logging.INFO)
     warnings.filterwarnings("ignore", category=FutureWarning)  # RecBole 1.2.1 on pandas 2.x, torch 2.x

@@ -301,5 +301,6 @@ def make_config(argv=None, overrides=None):
 def main(argv=None):
     return settings.run_cli(lambda: run(make_config(sys.argv[1:] if argv is None else argv)))
 
+
 if __name__ == "__main__":
     sys.exit(main())
