@@ -13,13 +13,12 @@ import argparse
 import json
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import METRICS, ROOT, RUNS, run_one  # noqa: E402
+from compare import METRICS, RUNS, add_run_args, run_all  # noqa: E402
 
 BASE = "veli_llm_ce_p05"
 REFERENCE = "sasrec"
@@ -129,20 +128,11 @@ def figure(sweep, rows, ref, path):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--sweeps", nargs="+", default=["all"], choices=["all", *SWEEPS])
-    parser.add_argument("--dataset", default="beauty")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[2020])
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--extra", default="{}", help="JSON dict of overrides applied to every run")
-    parser.add_argument("--cache", default=os.path.join(ROOT, "results", "runs"))
-    parser.add_argument("--checkpoint_root", default="/tmp/compare")
-    parser.add_argument("--out", required=True)
+    add_run_args(parser)
     args = parser.parse_args()
     sweeps = list(SWEEPS) if "all" in args.sweeps else args.sweeps
     names = list(dict.fromkeys([REFERENCE] + [n for s in sweeps for _, n in SWEEPS[s][1]]))
-    jobs = [(n, s) for s in args.seeds for n in names]
-    with ThreadPoolExecutor(args.jobs) as pool:
-        results = {(n, s): r for n, s, r in pool.map(lambda job: run_one(*job, args), jobs)}
+    results = run_all([(n, s) for s in args.seeds for n in names], args)
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     for sweep in sweeps:
         markdown, rows, ref = table(sweep, results, args.seeds, args)

@@ -125,6 +125,25 @@ def run_one(name, seed, args):
     return name, seed, result
 
 
+def run_all(jobs, args):
+    """(run, seed) -> result for every job, ``args.jobs`` training subprocesses at a time."""
+    with ThreadPoolExecutor(args.jobs) as pool:
+        return {(n, s): r for n, s, r in pool.map(lambda job: run_one(*job, args), jobs)}
+
+
+def add_run_args(parser, seeds=(2020,)):
+    """The flags every script that trains through ``run_one`` shares."""
+    parser.add_argument("--dataset", default="beauty")
+    parser.add_argument("--seeds", type=int, nargs="+", default=list(seeds))
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--extra", default="{}", help="JSON dict of overrides applied to every run")
+    parser.add_argument("--cache", default=os.path.join(ROOT, "results", "runs"),
+                        help="folder of per-run results reused across tables ('' = always train)")
+    parser.add_argument("--checkpoint_root", default="/tmp/compare", help="best-on-valid models: <root>/<run>_<seed>")
+    parser.add_argument("--out", required=True)
+
+
 def summarise(results, runs, reference, seeds):
     from scipy import stats
 
@@ -172,21 +191,11 @@ def to_markdown(rows, args, reference):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", nargs="+", required=True, choices=sorted(RUNS))
-    parser.add_argument("--dataset", default="beauty")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[2020])
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--reference", default=None, help="run the gains are computed against (default: the first)")
-    parser.add_argument("--extra", default="{}", help="JSON dict of overrides applied to every run")
-    parser.add_argument("--cache", default=os.path.join(ROOT, "results", "runs"),
-                        help="folder of per-run results reused across tables ('' = always train)")
-    parser.add_argument("--checkpoint_root", default="/tmp/compare", help="best-on-valid models: <root>/<run>_<seed>")
-    parser.add_argument("--out", required=True)
+    add_run_args(parser)
     args = parser.parse_args()
     reference = args.reference or args.runs[0]
-    jobs = [(name, seed) for seed in args.seeds for name in args.runs]
-    with ThreadPoolExecutor(args.jobs) as pool:
-        results = {(n, s): r for n, s, r in pool.map(lambda job: run_one(*job, args), jobs)}
+    results = run_all([(name, seed) for seed in args.seeds for name in args.runs], args)
     rows = summarise(results, args.runs, reference, args.seeds)
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out + ".json", "w") as f:

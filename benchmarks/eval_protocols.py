@@ -24,6 +24,7 @@ from datetime import date
 import numpy as np
 import torch
 from recbole.data.utils import create_samplers, get_dataloader
+from scipy import stats
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ablations  # noqa: E402, F401  (registers the sweeps' runs, abl_*, in RUNS)
@@ -91,9 +92,11 @@ def main():
     parser.add_argument("--seeds", type=int, nargs="+", default=[2020])
     parser.add_argument("--checkpoint_root", default="/tmp/compare")
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--gain_over", default=None, help="run the warm N@20 gain is computed against (default: first)")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    gain_over = args.gain_over or args.runs[0]
     per_seed = {}
     for seed in args.seeds:
         reference, seen = scores_of(REFERENCE, seed, args)
@@ -107,7 +110,8 @@ def main():
              "same seed scores highest. Models: the best-on-valid checkpoints of `benchmarks/compare.py`. `full N@10`: "
              "full-ranking NDCG@10 from the same checkpoint; `warm` / `cold N@20`: full-ranking NDCG@20 over the test "
              "rows whose target does / does not occur anywhere in the training split; `cold median rank`: the median "
-             "0-based position of those cold targets among all items.", "",
+             "0-based position of those cold targets among all items. Warm N@20 gain is relative to "
+             f"`{gain_over}`" + ("; * = paired t-test p < 0.05 over seeds." if len(args.seeds) > 1 else "."), "",
              "| run | model | " + " | ".join(f"20-cand {m}" for m in METRICS)
              + " | full N@10 | warm N@20 | cold N@20 | cold median rank |",
              "|" + "---|" * (len(METRICS) + 6)]
@@ -116,8 +120,15 @@ def main():
         columns = [*METRICS, "full_ndcg10", "warm_ndcg20", "cold_ndcg20", "cold_median_rank"]
         vals = {m: np.array([per_seed[(name, s)][m] for s in args.seeds]) for m in columns}
         cells = [f"{v.mean():.4f}" + (f" ± {v.std(ddof=1):.4f}" if len(args.seeds) > 1 else "") for v in vals.values()]
+        row = {"run": name, "model": RUNS[name][0], **{m: v.tolist() for m, v in vals.items()}}
+        if name != gain_over:  # the papers' setting is the warm one (their split has no unseen items)
+            ref = np.array([per_seed[(gain_over, s)]["warm_ndcg20"] for s in args.seeds])
+            row["warm_ndcg20_gain"] = float(vals["warm_ndcg20"].mean() / ref.mean() - 1)
+            row["warm_ndcg20_p"] = float(stats.ttest_rel(vals["warm_ndcg20"], ref).pvalue) if len(ref) > 1 else None
+            star = "*" if row["warm_ndcg20_p"] is not None and row["warm_ndcg20_p"] < 0.05 else ""
+            cells[columns.index("warm_ndcg20")] += f" ({row['warm_ndcg20_gain']:+.1%}{star})"
         lines.append(f"| {name} | {RUNS[name][0]} | " + " | ".join(cells) + " |")
-        rows.append({"run": name, "model": RUNS[name][0], **{m: v.tolist() for m, v in vals.items()}})
+        rows.append(row)
     markdown = "\n".join(lines) + "\n"
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out + ".md", "w") as f:

@@ -40,6 +40,20 @@ def test_compare_tables_and_cache(tiny, tmp_path):
     again = _compare(tiny, tmp_path, "sasrec", "veli_offline_ce")
     assert again.count("cached") == 4 and json.loads((tmp_path / "table.json").read_text())["rows"] == table["rows"]
 
+    # eval_protocols.py on those checkpoints: the full-ranking NDCG@10 it recomputes must be compare.py's number
+    cmd = [sys.executable, os.path.join(ROOT, "benchmarks", "eval_protocols.py"), "--runs", "sasrec",
+           "veli_offline_ce", "--dataset", "tiny", "--seeds", "1", "2", "--threads", "1",
+           "--checkpoint_root", str(tmp_path / "ckpt"), "--out", str(tmp_path / "protocols")]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert "training it" not in out.stdout  # every checkpoint was found
+    protocols = {r["run"]: r for r in json.loads((tmp_path / "protocols.json").read_text())["rows"]}
+    per_seed = {(r["run"], r["seed"]): r["test"]["ndcg@10"] for r in table["per_seed"]}
+    for run, row in protocols.items():
+        assert row["full_ndcg10"] == pytest.approx([per_seed[(run, 1)], per_seed[(run, 2)]], abs=1e-4)
+        assert all(0 <= x <= 1 for x in row["warm_ndcg20"] + row["cold_ndcg20"] + row["ndcg@10"])
+    assert "warm_ndcg20_gain" not in protocols["sasrec"] and protocols["veli_offline_ce"]["warm_ndcg20_p"] is not None
+
 
 def test_ablation_table_and_figure(tmp_path):
     import ablations
@@ -54,3 +68,16 @@ def test_ablation_table_and_figure(tmp_path):
     assert ablations.RUNS["abl_ratio_25"][1]["intent_ratio"] == 0.25 and "| 25% | `abl_ratio_25` |" in markdown
     ablations.figure("ratio", rows, ref, str(tmp_path / "ratio.png"))
     assert (tmp_path / "ratio.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_tuning_selects_on_valid_only():
+    import tune_grid
+
+    seed = 7
+    # every point's test NDCG is the reverse of its valid NDCG: selection must follow valid
+    grid = {(n, seed): {"valid": {"ndcg@20": 0.1 + 0.01 * i}, "test": {"ndcg@20": 0.5 - 0.01 * i}}
+            for points in tune_grid.GRID.values() for i, n in enumerate(points)}
+    selected = tune_grid.select(grid, seed)
+    assert selected == {family: points[-1] for family, points in tune_grid.GRID.items()}
+    assert tune_grid.RUNS["tune_veli_lr2e-3"] == ("VELI_SASRec", {**tune_grid.RUNS["veli_llm_ce_p05"][1],
+                                                                  "learning_rate": 2e-3})
