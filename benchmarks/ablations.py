@@ -50,6 +50,12 @@ SWEEPS = {
         ("random", _variant("abl_select_random", intent_set="offline_random")),
         ("uncertainty", "veli_offline_ce_p05"),
     ]),
+    # Eq. 12's second negative: a P&C-mispredicted item or another random one. Only the papers' BCE loss (rec_loss
+    # bce) uses negatives at all; CE, the base here, scores every item. The papers do not ablate this.
+    "hard_negatives": ("Eq. 12 negatives (rec_loss bce)", [
+        ("random + random", _variant("abl_bce_random_neg", rec_loss="bce", use_hard_negatives=False)),
+        ("random + hard", _variant("abl_bce_hard_neg", rec_loss="bce")),
+    ]),
     "ratio": ("intent supervision ratio (SPRINT Fig. 5)", [
         ("0%", _variant("abl_ratio_0", intent_ratio=0.0)),
         ("25%", _variant("abl_ratio_25", intent_ratio=0.25)),
