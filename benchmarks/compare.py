@@ -73,6 +73,10 @@ RUNS = {
                                                     "inner_size": 128, "lambda_intent": 0.0, "enrich_mode": "none"}),
     "gru4rec": ("GRU4Rec", {}),
     "veli_gru4rec_llm_ce": ("VELI_GRU4Rec", {"intent_set": "llm", "rec_loss": "ce"}),
+    # the same without any intent (lambda_intent = 0, no enrichment): is VELI_GRU4Rec's gain the intents' or the
+    # fusion block's (a LayerNorm'd residual, Eq. 11, on a GRU output that has none)?
+    "veli_gru4rec_llm_ce_nointent": ("VELI_GRU4Rec", {"intent_set": "llm", "rec_loss": "ce", "lambda_intent": 0.0,
+                                                      "enrich_mode": "none"}),
     "bert4rec": ("BERT4Rec", {}),
     "veli_bert4rec_llm_ce": ("VELI_BERT4Rec", {"intent_set": "llm", "rec_loss": "ce"}),
 }
