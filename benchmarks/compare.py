@@ -79,6 +79,8 @@ RUNS = {
                                                       "enrich_mode": "none"}),
     "bert4rec": ("BERT4Rec", {}),
     "veli_bert4rec_llm_ce": ("VELI_BERT4Rec", {"intent_set": "llm", "rec_loss": "ce"}),
+    "veli_bert4rec_llm_ce_nointent": ("VELI_BERT4Rec", {"intent_set": "llm", "rec_loss": "ce", "lambda_intent": 0.0,
+                                                        "enrich_mode": "none"}),
 }
 METRICS = [f"{m}@{k}" for m in ("hit", "ndcg") for k in (5, 10, 20)]
 
