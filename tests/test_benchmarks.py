@@ -68,6 +68,13 @@ def test_ablation_table_and_figure(tmp_path):
     assert ablations.RUNS["abl_ratio_25"][1]["intent_ratio"] == 0.25 and "| 25% | `abl_ratio_25` |" in markdown
     ablations.figure("ratio", rows, ref, str(tmp_path / "ratio.png"))
     assert (tmp_path / "ratio.png").read_bytes()[:4] == b"\x89PNG"
+    assert "warm N@20" not in markdown  # no --warm: no column
+    for key in results:
+        results[key]["warm_ndcg20"] = 0.1
+    markdown, rows, _ = ablations.table("ratio", results, seeds, args)
+    assert "| warm N@20 |" in markdown and rows[0]["warm_ndcg20"] == [0.1, 0.1]
+    header, rule, first = markdown.splitlines()[6:9]
+    assert header.count("|") == rule.count("|") == first.count("|")
 
 
 def test_tuning_selects_on_valid_only():
