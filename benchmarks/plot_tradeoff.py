@@ -28,6 +28,7 @@ def points(paths):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("tables", nargs="+", help="results/<name>.json files written by compare.py")
+    parser.add_argument("--skip", nargs="*", default=[], help="runs of those tables to leave out")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     import matplotlib
@@ -35,13 +36,16 @@ def main():
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    rows = points(args.tables)
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for r in rows:
+    rows = [r for r in points(args.tables) if r["run"] not in args.skip]
+    # numbered points and a key beside the axes: run names overlap where runs cost about the same
+    fig, ax = plt.subplots(figsize=(10, 4.8))
+    for i, r in enumerate(rows, 1):
         ours = r["model"].startswith(("VELI", "SPRINT", "LLM"))
         ax.errorbar(r["minutes"], r["ndcg@20"], yerr=r["std"], marker="o" if ours else "s", capsize=3,
                     color="tab:blue" if ours else "tab:grey")
-        ax.annotate(r["run"], (r["minutes"], r["ndcg@20"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+        ax.annotate(str(i), (r["minutes"], r["ndcg@20"]), fontsize=7, xytext=(4, 3), textcoords="offset points")
+    key = "\n".join(f"{i:>2}  {r['run']} ({r['seeds']} seeds)" for i, r in enumerate(rows, 1))
+    ax.text(1.02, 1.0, key, transform=ax.transAxes, fontsize=7, family="monospace", va="top")
     ax.set_xlabel("training time to early stop (min, 1 CPU thread)")
     ax.set_ylabel("test NDCG@20 (full ranking)")
     ax.set_title("accuracy vs training time (grey: RecBole backbones)")
