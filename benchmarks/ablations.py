@@ -89,7 +89,9 @@ def table(sweep, results, seeds, args):
     title, points = SWEEPS[sweep]
     ref = {m: np.mean([results[(REFERENCE, s)]["test"][m] for s in seeds]) for m in METRICS}
     warm = all("warm_ndcg20" in results[(n, s)] for _, n in points for s in seeds)
-    ref_warm = f", warm N@20 {np.mean([results[(REFERENCE, s)]['warm_ndcg20'] for s in seeds]):.4f}" if warm else ""
+    if warm:
+        ref["warm_ndcg20"] = np.mean([results[(REFERENCE, s)]["warm_ndcg20"] for s in seeds])
+    ref_warm = f", warm N@20 {ref['warm_ndcg20']:.4f}" if warm else ""
     lines = [f"# {args.dataset}: ablation over {title} ({date.today()})", "",
              f"Command: `python benchmarks/ablations.py {' '.join(sys.argv[1:])}`", "",
              f"VELI_SASRec, base `{BASE}` = `{json.dumps(RUNS[BASE][1])}`; one setting changed per row. Seeds "
@@ -131,15 +133,16 @@ def figure(sweep, rows, ref, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    metrics = ("ndcg@20", "hit@20", "warm_ndcg20") if "warm_ndcg20" in rows[0] else ("ndcg@20", "hit@20")
+    fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.4))
     x = np.arange(len(rows))
-    for ax, metric in zip(axes, ("ndcg@20", "hit@20"), strict=True):
+    for ax, metric in zip(axes, metrics, strict=True):
         means = [np.mean(r[metric]) for r in rows]
         stds = [np.std(r[metric], ddof=1) if len(r[metric]) > 1 else 0.0 for r in rows]
         ax.errorbar(x, means, yerr=stds, marker="o", capsize=3, label="VELI_SASRec")
         ax.axhline(ref[metric], color="grey", linestyle="--", label=REFERENCE)
         ax.set_xticks(x, [r["label"] for r in rows], rotation=15 if sweep == "components" else 0, fontsize=8)
-        ax.set_ylabel(metric.replace("ndcg", "NDCG").replace("hit", "Hit"))
+        ax.set_ylabel({"ndcg@20": "NDCG@20", "hit@20": "Hit@20", "warm_ndcg20": "NDCG@20, warm targets"}[metric])
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(SWEEPS[sweep][0])

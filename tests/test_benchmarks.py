@@ -71,8 +71,10 @@ def test_ablation_table_and_figure(tmp_path):
     assert "warm N@20" not in markdown  # no --warm: no column
     for key in results:
         results[key]["warm_ndcg20"] = 0.1
-    markdown, rows, _ = ablations.table("ratio", results, seeds, args)
-    assert "| warm N@20 |" in markdown and rows[0]["warm_ndcg20"] == [0.1, 0.1]
+    markdown, rows, ref = ablations.table("ratio", results, seeds, args)
+    assert "| warm N@20 |" in markdown and rows[0]["warm_ndcg20"] == [0.1, 0.1] and ref["warm_ndcg20"] == 0.1
+    ablations.figure("ratio", rows, ref, str(tmp_path / "ratio_warm.png"))  # a third panel: warm targets
+    assert (tmp_path / "ratio_warm.png").read_bytes()[:4] == b"\x89PNG"
     header, rule, first = markdown.splitlines()[6:9]
     assert header.count("|") == rule.count("|") == first.count("|")
 
