@@ -42,8 +42,9 @@ def checkpoint(name, seed, args):
     files = sorted(glob.glob(os.path.join(folder, "*.pth")), key=os.path.getmtime)
     if not files:
         print(f"{name} seed {seed}: no checkpoint in {folder}, training it", flush=True)
-        run_one(name, seed, types.SimpleNamespace(dataset=args.dataset, extra="{}", cache="", threads=args.threads,
-                                                  checkpoint_root=args.checkpoint_root))
+        # ablations.py --warm passes its own args: its --extra must reach the retrained run too
+        run_one(name, seed, types.SimpleNamespace(dataset=args.dataset, extra=getattr(args, "extra", "{}"), cache="",
+                                                  threads=args.threads, checkpoint_root=args.checkpoint_root))
         files = sorted(glob.glob(os.path.join(folder, "*.pth")), key=os.path.getmtime)
     return files[-1]
 
