@@ -170,6 +170,16 @@ def summarise(results, runs, reference, seeds):
     return rows
 
 
+def cell(row, metric, n_seeds):
+    """'mean ± std (gain*)' of one summarised row (``summarise``); no std with one seed, no gain for the reference."""
+    mean, std = row[metric]
+    text = f"{mean:.4f}" + (f" ± {std:.4f}" if n_seeds > 1 else "")
+    if row.get(metric + "_gain") is not None:
+        p = row.get(metric + "_p")
+        text += f" ({row[metric + '_gain']:+.1%}{'*' if p is not None and p < 0.05 else ''})"
+    return text
+
+
 def to_markdown(rows, args, reference):
     head = "| run | model | " + " | ".join(METRICS) + " | epochs | s/epoch |"
     lines = [f"# {args.dataset}: {', '.join(args.runs)} ({date.today()})", "",
@@ -180,14 +190,7 @@ def to_markdown(rows, args, reference):
                                                       else "; one seed, so no significance test."), "",
              head, "|" + "---|" * (len(METRICS) + 4)]
     for r in rows:
-        cells = []
-        for m in METRICS:
-            mean, std = r[m]
-            cell = f"{mean:.4f}" + (f" ± {std:.4f}" if len(args.seeds) > 1 else "")
-            if r.get(m + "_gain") is not None:
-                star = "*" if r.get(m + "_p") is not None and r[m + "_p"] < 0.05 else ""
-                cell += f" ({r[m + '_gain']:+.1%}{star})"
-            cells.append(cell)
+        cells = [cell(r, m, len(args.seeds)) for m in METRICS]
         lines.append(f"| {r['run']} | {r['model']} | " + " | ".join(cells) + f" | {r['epochs']:.0f} | "
                      f"{r['seconds_per_epoch']:.1f} |")
     lines += ["", "Runs:", *[f"- `{r['run']}`: `{r['model']}` with `{json.dumps(r['config'])}`" for r in rows]]

@@ -23,7 +23,7 @@ from datetime import date
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ablations  # noqa: E402, F401  (registers the sweeps' runs, abl_*, in RUNS)
-from compare import RUNS, add_run_args, run_all, summarise  # noqa: E402
+from compare import RUNS, add_run_args, cell, run_all, summarise  # noqa: E402
 
 LR2 = {"learning_rate": 2e-3}
 
@@ -66,13 +66,7 @@ def to_markdown(grid, selected, rows, args):
     lines += ["", "## Selected configurations over seeds", "", "| family | run | H@20 | N@10 | N@20 |",
               "|---|---|---|---|---|"]
     for family, row in zip(GRID, rows, strict=True):
-        cells = []
-        for m in ("hit@20", "ndcg@10", "ndcg@20"):
-            cell = f"{row[m][0]:.4f} ± {row[m][1]:.4f}"
-            if row.get(m + "_gain") is not None:
-                p = row.get(m + "_p")
-                cell += f" ({row[m + '_gain']:+.1%}{'*' if p is not None and p < 0.05 else ''})"
-            cells.append(cell)
+        cells = [cell(row, m, len(args.seeds)) for m in ("hit@20", "ndcg@10", "ndcg@20")]
         lines.append(f"| {family} | `{row['run']}` | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
