@@ -18,16 +18,14 @@ from datetime import date
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import METRICS, RUNS, add_run_args, run_all  # noqa: E402
+from compare import METRICS, RUNS, add_run_args, run_all, variant  # noqa: E402
 
 BASE = "veli_llm_ce_p05"
 REFERENCE = "sasrec"
 
 
 def _variant(name, **delta):
-    model, settings = RUNS[BASE]
-    RUNS.setdefault(name, (model, dict(settings, **delta)))
-    return name
+    return variant(name, BASE, **delta)
 
 
 # sweep -> (x-axis title, [(x label, run name)]); the base point is BASE itself so it is trained once

@@ -96,6 +96,13 @@ print("RESULT " + json.dumps({{"test": dict(r["test_result"]), "valid": dict(r["
 """
 
 
+def variant(name, base, **delta):
+    """Register run ``name`` = run ``base`` with ``delta`` applied to its settings (kept if already registered)."""
+    model, settings = RUNS[base]
+    RUNS.setdefault(name, (model, dict(settings, **delta)))
+    return name
+
+
 def cache_path(name, seed, args):
     return os.path.join(args.cache, args.dataset, f"{name}_{seed}.json")
 

@@ -23,24 +23,18 @@ from datetime import date
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ablations  # noqa: E402, F401  (registers the sweeps' runs, abl_*, in RUNS)
-from compare import RUNS, add_run_args, cell, run_all, summarise  # noqa: E402
+from compare import RUNS, add_run_args, cell, run_all, summarise, variant  # noqa: E402
 
 LR2 = {"learning_rate": 2e-3}
 
 
-def _point(name, base, **delta):
-    model, settings = RUNS[base]
-    RUNS.setdefault(name, (model, dict(settings, **delta)))
-    return name
-
-
 # family -> grid points (run names); existing runs are reused where one has exactly a point's settings
 GRID = {
-    "SASRec": ["sasrec", "sasrec_p", _point("tune_sasrec_lr2e-3", "sasrec", **LR2),
-               _point("tune_sasrec_p_lr2e-3", "sasrec_p", **LR2)],
+    "SASRec": ["sasrec", "sasrec_p", variant("tune_sasrec_lr2e-3", "sasrec", **LR2),
+               variant("tune_sasrec_p_lr2e-3", "sasrec_p", **LR2)],
     # veli_llm_ce: dropout 0.2 from the VELI YAML (the papers' grid), otherwise the same as veli_llm_ce_p05
-    "VELI_SASRec": ["veli_llm_ce_p05", "veli_llm_ce", _point("tune_veli_lr2e-3", "veli_llm_ce_p05", **LR2),
-                    _point("tune_veli_p02_lr2e-3", "veli_llm_ce", **LR2),
+    "VELI_SASRec": ["veli_llm_ce_p05", "veli_llm_ce", variant("tune_veli_lr2e-3", "veli_llm_ce_p05", **LR2),
+                    variant("tune_veli_p02_lr2e-3", "veli_llm_ce", **LR2),
                     "abl_k5", "abl_k20", "abl_lam_intent_1e-4", "abl_lam_intent_1e-2", "abl_lam_ortho_1e-4",
                     "abl_lam_ortho_1e-2"],
 }
