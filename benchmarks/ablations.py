@@ -18,7 +18,7 @@ from datetime import date
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from compare import METRICS, RUNS, add_run_args, run_all, variant  # noqa: E402
+from compare import METRICS, RUNS, add_run_args, fmt_spread, run_all, spread, variant  # noqa: E402
 
 BASE = "veli_llm_ce_p05"
 REFERENCE = "sasrec"
@@ -105,7 +105,7 @@ def table(sweep, results, seeds, args):
         vals = {m: np.array([results[(name, s)]["test"][m] for s in seeds]) for m in METRICS}
         if warm:
             vals["warm_ndcg20"] = np.array([results[(name, s)]["warm_ndcg20"] for s in seeds])
-        cells = [f"{v.mean():.4f}" + (f" ± {v.std(ddof=1):.4f}" if len(seeds) > 1 else "") for v in vals.values()]
+        cells = [fmt_spread(*spread(v), len(seeds)) for v in vals.values()]
         cells.insert(len(METRICS), f"{vals['ndcg@20'].mean() / ref['ndcg@20'] - 1:+.1%}")
         epochs = np.mean([results[(name, s)]["epochs"] for s in seeds])
         valid = np.mean([results[(name, s)]["valid"]["ndcg@20"] for s in seeds])  # what a tuner may look at
@@ -135,8 +135,7 @@ def figure(sweep, rows, ref, path):
     fig, axes = plt.subplots(1, len(metrics), figsize=(4.5 * len(metrics), 3.4))
     x = np.arange(len(rows))
     for ax, metric in zip(axes, metrics, strict=True):
-        means = [np.mean(r[metric]) for r in rows]
-        stds = [np.std(r[metric], ddof=1) if len(r[metric]) > 1 else 0.0 for r in rows]
+        means, stds = zip(*(spread(np.array(r[metric])) for r in rows), strict=True)
         ax.errorbar(x, means, yerr=stds, marker="o", capsize=3, label="VELI_SASRec")
         ax.axhline(ref[metric], color="grey", linestyle="--", label=REFERENCE)
         ax.set_xticks(x, [r["label"] for r in rows], rotation=15 if sweep == "components" else 0, fontsize=8)

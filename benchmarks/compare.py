@@ -157,33 +157,50 @@ def add_run_args(parser, seeds=(2020,)):
     parser.add_argument("--out", required=True)
 
 
-def summarise(results, runs, reference, seeds):
+def spread(vals):
+    """(mean, sample std) of per-seed values; std 0 for one seed."""
+    return float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
+
+
+def paired_gain(vals, ref):
+    """Relative gain of the per-seed ``vals`` over ``ref`` (same seeds) and the paired t-test's p (None: one seed)."""
     from scipy import stats
 
+    gain = float(vals.mean() / ref.mean() - 1) if ref.mean() else None
+    return gain, float(stats.ttest_rel(vals, ref).pvalue) if len(vals) > 1 else None
+
+
+def summarise(results, runs, reference, seeds):
     rows = []
     for name in runs:
         per_seed = [results[(name, s)] for s in seeds]
         row = {"run": name, "model": RUNS[name][0], "config": RUNS[name][1]}
         for m in METRICS:
             vals = np.array([r["test"][m] for r in per_seed])
-            row[m] = (float(vals.mean()), float(vals.std(ddof=1)) if len(vals) > 1 else 0.0)
+            row[m] = spread(vals)
             if reference and name != reference:
                 ref = np.array([results[(reference, s)]["test"][m] for s in seeds])
-                row[m + "_gain"] = float(vals.mean() / ref.mean() - 1) if ref.mean() else None
-                row[m + "_p"] = float(stats.ttest_rel(vals, ref).pvalue) if len(seeds) > 1 else None
+                row[m + "_gain"], row[m + "_p"] = paired_gain(vals, ref)
         row["epochs"] = float(np.mean([r["epochs"] for r in per_seed]))
         row["seconds_per_epoch"] = float(np.mean([r["seconds_per_epoch"] for r in per_seed]))
         rows.append(row)
     return rows
 
 
+def fmt_spread(mean, std, n_seeds):
+    return f"{mean:.4f}" + (f" ± {std:.4f}" if n_seeds > 1 else "")
+
+
+def fmt_gain(gain, p):
+    """' (+x.x%)', starred at p < 0.05."""
+    return f" ({gain:+.1%}{'*' if p is not None and p < 0.05 else ''})"
+
+
 def cell(row, metric, n_seeds):
     """'mean ± std (gain*)' of one summarised row (``summarise``); no std with one seed, no gain for the reference."""
-    mean, std = row[metric]
-    text = f"{mean:.4f}" + (f" ± {std:.4f}" if n_seeds > 1 else "")
+    text = fmt_spread(*row[metric], n_seeds)
     if row.get(metric + "_gain") is not None:
-        p = row.get(metric + "_p")
-        text += f" ({row[metric + '_gain']:+.1%}{'*' if p is not None and p < 0.05 else ''})"
+        text += fmt_gain(row[metric + "_gain"], row.get(metric + "_p"))
     return text
 
 

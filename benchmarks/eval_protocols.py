@@ -24,12 +24,11 @@ from datetime import date
 import numpy as np
 import torch
 from recbole.data.utils import create_samplers, get_dataloader
-from scipy import stats
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import ablations  # noqa: E402, F401  (registers the sweeps' runs, abl_*, in RUNS)
 from bench_efficiency import full_scores, twenty_candidates  # noqa: E402
-from compare import RUNS, run_one  # noqa: E402
+from compare import RUNS, fmt_gain, fmt_spread, paired_gain, run_one, spread  # noqa: E402
 
 from recbole_intent.explain.load import load_model  # noqa: E402
 
@@ -120,14 +119,13 @@ def main():
     for name in args.runs:
         columns = [*METRICS, "full_ndcg10", "warm_ndcg20", "cold_ndcg20", "cold_median_rank"]
         vals = {m: np.array([per_seed[(name, s)][m] for s in args.seeds]) for m in columns}
-        cells = [f"{v.mean():.4f}" + (f" ± {v.std(ddof=1):.4f}" if len(args.seeds) > 1 else "") for v in vals.values()]
+        cells = [fmt_spread(*spread(v), len(args.seeds)) for v in vals.values()]
         row = {"run": name, "model": RUNS[name][0], **{m: v.tolist() for m, v in vals.items()}}
         if name != gain_over:  # the papers' setting is the warm one (their split has no unseen items)
             ref = np.array([per_seed[(gain_over, s)]["warm_ndcg20"] for s in args.seeds])
-            row["warm_ndcg20_gain"] = float(vals["warm_ndcg20"].mean() / ref.mean() - 1)
-            row["warm_ndcg20_p"] = float(stats.ttest_rel(vals["warm_ndcg20"], ref).pvalue) if len(ref) > 1 else None
-            star = "*" if row["warm_ndcg20_p"] is not None and row["warm_ndcg20_p"] < 0.05 else ""
-            cells[columns.index("warm_ndcg20")] += f" ({row['warm_ndcg20_gain']:+.1%}{star})"
+            row["warm_ndcg20_gain"], row["warm_ndcg20_p"] = paired_gain(vals["warm_ndcg20"], ref)
+            if row["warm_ndcg20_gain"] is not None:
+                cells[columns.index("warm_ndcg20")] += fmt_gain(row["warm_ndcg20_gain"], row["warm_ndcg20_p"])
         lines.append(f"| {name} | {RUNS[name][0]} | " + " | ".join(cells) + " |")
         rows.append(row)
     markdown = "\n".join(lines) + "\n"
