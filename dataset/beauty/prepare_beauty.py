@@ -4,9 +4,15 @@ Follows the construction of VELI4SBR and SPRINT (Table 1 of both papers): a sess
 day; sessions longer than L_max=20 are cut into non-overlapping pieces of at most 20 items; pieces shorter than
 L_min=3 are dropped; items are 5-core filtered, alternating with the L_min check until neither removes anything;
 sessions are split 8:1:1 by the time of their last event (80th and 90th percentiles of session end times).
+Then the conventional SBR filter the papers follow (SR-GNN's preprocess.py, GRU4Rec's ``np.in1d(test.ItemId,
+train.ItemId)``): items never seen in the training split are removed from validation and test sessions, and sessions
+that became shorter than L_min are dropped. The training split is not touched by that filter.
 
-Writes beauty.{train,valid,test}.inter (one row per session prefix), beauty.item (ASIN and title) and stats.json.
-Usage: python dataset/beauty/prepare_beauty.py [--raw_dir DIR] [--out_dir DIR]
+``--cold`` skips the filter and writes the ``beauty_cold`` dataset (items unseen in training kept: the text-aware
+study where cold items matter) into ``dataset/beauty_cold/``.
+
+Writes <token>.{train,valid,test}.inter (one row per session prefix), <token>.item (ASIN and title) and stats.json.
+Usage: python dataset/beauty/prepare_beauty.py [--raw_dir DIR] [--out_dir DIR] [--cold]
 """
 
 import argparse
@@ -34,8 +40,13 @@ def parse_args():
     here = Path(__file__).resolve().parent
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--raw_dir", type=Path, default=here.parents[2] / "shared/data/beauty2014")
-    parser.add_argument("--out_dir", type=Path, default=here)
-    return parser.parse_args()
+    parser.add_argument("--out_dir", type=Path, default=None, help="default: dataset/beauty (dataset/beauty_cold)")
+    parser.add_argument("--cold", action="store_true",
+                        help="keep validation/test items unseen in training (the beauty_cold dataset)")
+    args = parser.parse_args()
+    if args.out_dir is None:
+        args.out_dir = here.parent / ("beauty_cold" if args.cold else "beauty")
+    return args
 
 
 def build_sessions(interactions):
@@ -92,6 +103,22 @@ def split_by_end_time(sessions):
         "test": [key for key in keys if key[1] > p90],
     }
     return splits, (float(p80), float(p90))
+
+
+def drop_unseen_in_train(sessions, splits):
+    """The conventional filter: remove from valid/test sessions every item absent from the training split, then drop
+    the sessions left shorter than L_MIN. Returns the new (sessions, splits); train sessions are unchanged."""
+    train_items = {item for key in splits["train"] for item in sessions[key]}
+    kept = {key: sessions[key] for key in splits["train"]}
+    new_splits = {"train": list(splits["train"])}
+    for name in ("valid", "test"):
+        new_splits[name] = []
+        for key in splits[name]:
+            items = [item for item in sessions[key] if item in train_items]
+            if len(items) >= L_MIN:
+                kept[key] = items
+                new_splits[name].append(key)
+    return kept, new_splits
 
 
 def write_inter(path, sessions, keys):
@@ -151,11 +178,17 @@ def main():
     catalogue = pd.read_csv(args.raw_dir / "beauty2014_items.tsv", sep="\t", dtype=str, keep_default_na=False)
     sessions = filter_to_fixed_point(build_sessions(interactions))
     splits, (p80, p90) = split_by_end_time(sessions)
+    before = {name: len(splits[name]) for name in SPLITS}
+    unseen = unseen_in_train(sessions, splits)
+    if not args.cold:
+        sessions, splits = drop_unseen_in_train(sessions, splits)
+    token = "beauty_cold" if args.cold else "beauty"
 
     args.out_dir.mkdir(parents=True, exist_ok=True)
-    rows = {name: write_inter(args.out_dir / f"beauty.{name}.inter", sessions, splits[name]) for name in SPLITS}
-    all_items = {item for items in sessions.values() for item in items}
-    write_items(args.out_dir / "beauty.item", all_items, dict(zip(catalogue["asin"], catalogue["title"], strict=True)))
+    rows = {name: write_inter(args.out_dir / f"{token}.{name}.inter", sessions, splits[name]) for name in SPLITS}
+    all_items = {item for key in (k for name in SPLITS for k in splits[name]) for item in sessions[key]}
+    write_items(args.out_dir / f"{token}.item", all_items,
+                dict(zip(catalogue["asin"], catalogue["title"], strict=True)))
 
     ours = {name: describe(sessions, splits[name], rows[name]) for name in SPLITS}
     ours["total"] = describe(sessions, [key for name in SPLITS for key in splits[name]], sum(rows.values()))
@@ -163,7 +196,10 @@ def main():
     stats = {
         "ours": ours,
         "paper": {name: dict(zip(fields, values, strict=True)) for name, values in PAPER_STATS.items()},
+        "split": "cold (items unseen in training kept)" if args.cold else "conventional (unseen items removed)",
+        "unseen_in_train_before_filter": unseen,
         "unseen_in_train": unseen_in_train(sessions, splits),
+        "sessions_before_filter": before,
         "split_end_time_thresholds": {"p80": p80, "p90": p90},
         "params": {"L_min": L_MIN, "L_max": L_MAX, "item_core": ITEM_CORE, "filter": "fixed point"},
     }
