@@ -3,7 +3,10 @@
 Only two things change (everything else, early stopping, evaluation, tensorboard, is RecBole's):
 - checkpoints hold tensors and a plain-dict config, and are loaded with ``weights_only=True`` (see ``compat``);
 - before each training epoch the model's ``on_epoch_start(epoch_idx)`` is called if it has one: the intent
-  models refresh their enriched intent labels there every rho epochs (VELI4SBR Algorithm 2, line 2).
+  models refresh their enriched intent labels there every rho epochs (VELI4SBR Algorithm 2, line 2);
+- ``lr_decay_step`` / ``lr_decay_gamma``: an optional step decay of the learning rate (``StepLR``, stepped after each
+  epoch, so epoch e trains at ``learning_rate * gamma ** (e // step)``), as the released LLM4SBR and LLM-DMsRec codes
+  train (``--lr_dc 0.1 --lr_dc_step 3``); off when ``lr_decay_step`` is None.
 """
 
 import time
@@ -19,6 +22,16 @@ class Trainer(RecBoleTrainer):
     def __init__(self, config, model):
         super().__init__(config, model)
         self.epoch_seconds = []  # wall time of each training epoch, enrichment included (for benchmarks)
+        self.lr_scheduler = self._build_lr_scheduler()
+
+    def _build_lr_scheduler(self):
+        step, gamma = self.config["lr_decay_step"], self.config["lr_decay_gamma"]
+        if step is None:
+            return None
+        if not isinstance(step, int) or step < 1 or not 0 < gamma <= 1:
+            raise ValueError(f"lr_decay_step must be an integer >= 1 and lr_decay_gamma in (0, 1], "
+                             f"got lr_decay_step={step!r}, lr_decay_gamma={gamma!r}")
+        return torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=step, gamma=gamma)
 
     def _train_epoch(self, train_data, epoch_idx, loss_func=None, show_progress=False):
         start = time.perf_counter()
@@ -26,6 +39,8 @@ class Trainer(RecBoleTrainer):
         if hook is not None:
             hook(epoch_idx)
         loss = super()._train_epoch(train_data, epoch_idx, loss_func=loss_func, show_progress=show_progress)
+        if self.lr_scheduler is not None:
+            self.lr_scheduler.step()
         self.epoch_seconds.append(time.perf_counter() - start)
         return loss
 
@@ -63,6 +78,8 @@ class Trainer(RecBoleTrainer):
         self.cur_step = checkpoint["cur_step"]
         self.best_valid_score = checkpoint["best_valid_score"]
         self.optimizer.load_state_dict(checkpoint["optimizer"])
+        if self.lr_scheduler is not None:  # the optimizer's state holds the decayed rate; only the count is restored
+            self.lr_scheduler.last_epoch = self.start_epoch
         self.logger.info(f"Checkpoint loaded. Resume training from epoch {self.start_epoch}")
 
     @torch.no_grad()
