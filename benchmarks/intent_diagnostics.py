@@ -4,8 +4,8 @@
 
 Reports, on the test split: how many intents pass tau per row (the ones fused, Eq. 11), how concentrated the fused
 intents are (share of the most frequent one, entropy), and the size of the guidance term ||g_S|| relative to ||h_S||;
-on the training sessions with validated LLM intents: precision / recall of {c : y_Sc > tau} against the LLM's
-labels and the recall@3 of the LLM's intents among the top-3 predicted. Prints JSON and writes <out>.json.
+on the held-out training sessions (``intent_holdout``): precision@3 / recall@3 of y_hat against their LLM labels
+(``IntentEnhanced.intent_diagnostics``, which every run's result also holds). Prints JSON and writes <out>.json.
 """
 
 import argparse
@@ -22,7 +22,6 @@ from recbole_intent.explain.load import load_model
 @torch.no_grad()
 def diagnose(loaded):
     model = loaded.model.eval()
-    tau = model.intent_predictor.tau
     fused, counts, ratios = [], Counter(), []
     test = loaded.splits["test"].inter_feat
     for start in range(0, len(test), 1024):
@@ -31,7 +30,7 @@ def diagnose(loaded):
         y = model.intent_predictor.relevance(h)
         h_tilde = model.intent_predictor.fuse(h, y)
         ratios += ((h_tilde - h).norm(dim=-1) / h.norm(dim=-1)).tolist()
-        above = y > tau
+        above = model.intent_predictor.passes(y)  # phi's rule (Eq. 11)
         fused += above.sum(1).tolist()
         counts.update(torch.nonzero(above)[:, 1].tolist())
     total = sum(counts.values())
@@ -41,26 +40,8 @@ def diagnose(loaded):
            "distinct_fused_intents": len(counts), "top_fused_intent_share": float(shares.max()) if total else 0.0,
            "fused_intent_entropy_bits": float(-(shares * np.log2(shares)).sum()) if total else 0.0,
            "guidance_to_h_norm_ratio": float(np.mean(ratios))}
-    out.update(_agreement(model, tau))
+    out.update(model.intent_diagnostics(loaded.splits["test"]))  # precision / recall@3 on the held-out sessions
     return out
-
-
-@torch.no_grad()
-def _agreement(model, tau):
-    labelled = model.llm_label_mask[model.session_ids]
-    if not labelled.any():
-        return {}
-    seq, length = model.session_seq[labelled], model.session_len[labelled]
-    y = model.intent_predictor.relevance(model.session_representation(seq, length))
-    # A rebuilt model's label buffer is not restored from the checkpoint: it holds the LLM's labels (Eq. 13).
-    target = model.intent_labels[model.session_ids[labelled]]
-    pred = y > tau
-    tp = (pred & (target > 0)).sum().item()
-    top3 = y.topk(min(3, y.size(1)), dim=1).indices
-    hit3 = target.gather(1, top3).sum().item()
-    return {"labelled_train_sessions": int(labelled.sum()), "precision_vs_llm": tp / max(pred.sum().item(), 1),
-            "recall_vs_llm": tp / max((target > 0).sum().item(), 1),
-            "llm_recall_at_3": hit3 / max((target > 0).sum().item(), 1)}
 
 
 def main():

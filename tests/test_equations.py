@@ -58,8 +58,19 @@ def test_intent_bce_averages_over_pool_then_labelled_rows():
 
     row0 = (bce(0.9, 1) + bce(0.2, 0)) / 2  # Eq. 10: mean over |G|
     row1 = (bce(0.3, 0.5) + bce(0.6, 0.5)) / 2
-    assert intent_bce(y_hat, y, mask).item() == pytest.approx((row0 + row1) / 2, rel=1e-5)
-    assert intent_bce(y_hat, y, torch.zeros(3, dtype=torch.bool)).item() == 0.0
+    logits = torch.logit(y_hat)  # L_intent takes the logits q.k of Eq. 9
+    assert intent_bce(logits, y, mask).item() == pytest.approx((row0 + row1) / 2, rel=1e-5)
+    assert intent_bce(logits, y, mask.float()).item() == pytest.approx((row0 + row1) / 2, rel=1e-5)  # weights
+    assert intent_bce(logits, y, torch.zeros(3, dtype=torch.bool)).item() == 0.0
+
+
+def test_intent_bce_in_logits_form_equals_the_sigmoid_formula_away_from_the_clamp():
+    torch.manual_seed(0)
+    logits, y = 3 * torch.randn(16, 5), torch.rand(16, 5)
+    old = torch.nn.functional.binary_cross_entropy(torch.sigmoid(logits).clamp(1e-7, 1 - 1e-7), y)
+    assert intent_bce(logits, y).item() == pytest.approx(old.item(), rel=1e-5)
+    # where the old clamp bit (z = 30: sigmoid rounds to 1), the logits form keeps the exact loss, 30 * (1 - y)
+    assert intent_bce(torch.tensor([[30.0]]), torch.tensor([[0.0]])).item() == pytest.approx(30.0, rel=1e-6)
 
 
 def test_orthogonality_loss_matches_pairwise_definition():

@@ -60,31 +60,31 @@ def test_inference_reads_no_intent_data(tiny):
         scores = model.full_sort_predict(batch)
         for field in ("intent_ids", "hard_negatives"):
             batch.interaction.pop(field, None)
-        model.intent_labels.uniform_()  # training labels play no part at inference
+        model.intent_labels.labels.uniform_()  # training labels play no part at inference
         assert torch.equal(scores, model.full_sort_predict(batch))
 
 
 def test_enrichment_fills_labels_every_rho_epochs(tiny):
     model, _, _ = _build(tiny, enrich_rho=2)
-    sessions = model.session_ids
-    llm = model.llm_label_mask[sessions]
-    assert 0 < int(llm.sum()) < sessions.numel()  # some sessions start without labels (failures, not selected)
-    before = model.intent_labels.clone()
+    table = model.intent_labels  # one row per training session
+    llm = table.llm_mask
+    assert 0 < int(llm.sum()) < llm.numel()  # some sessions start without labels (failures, not selected)
+    before = table.labels.clone()
     model.on_epoch_start(0)  # t = 1: no refresh
-    assert torch.equal(before, model.intent_labels)
+    assert torch.equal(before, table.labels)
     model.on_epoch_start(1)  # t = 2 = rho: refresh (Algorithm 2)
-    assert model.label_mask[sessions].all()
-    assert not torch.equal(before[sessions], model.intent_labels[sessions])
-    soft = model.intent_labels[sessions]
+    assert bool((table.weight == 1).all())
+    assert not torch.equal(before, table.labels)
+    soft = table.labels
     assert ((soft > 0) & (soft < 1)).any()  # soft labels (Eq. 16), not binary
 
 
 def test_enrichment_can_keep_validated_llm_labels(tiny):
     model, _, _ = _build(tiny, enrich_rho=1, enrich_keep_llm_labels=True)
-    llm_rows = model.session_ids[model.llm_label_mask[model.session_ids]]
-    before = model.intent_labels[llm_rows].clone()
+    llm_rows = model.intent_labels.llm_mask
+    before = model.intent_labels.labels[llm_rows].clone()
     model.on_epoch_start(0)
-    assert torch.equal(before, model.intent_labels[llm_rows])
+    assert torch.equal(before, model.intent_labels.labels[llm_rows])
 
 
 def test_hard_negative_is_second_negative_with_random_fallback(tiny):
@@ -122,16 +122,17 @@ def test_long_benchmark_lists_keep_most_recent_items(tiny):
 
 @pytest.mark.parametrize("ratio", [0.0, 0.5])
 def test_intent_ratio_keeps_a_seeded_share_of_llm_output(tiny, ratio):
-    full, _, _ = _build(tiny)
-    part, _, _ = _build(tiny, intent_ratio=ratio)
-    n_full, n_part = int(full.llm_label_mask.sum()), int(part.llm_label_mask.sum())
+    full, _, _ = _build(tiny, intent_holdout=0.0)
+    part, _, _ = _build(tiny, intent_ratio=ratio, intent_holdout=0.0)
+    n_full, n_part = int(full.intent_labels.llm_mask.sum()), int(part.intent_labels.llm_mask.sum())
     assert n_full > 10
     assert n_part == 0 if ratio == 0 else 0.3 * n_full < n_part < 0.7 * n_full
     # a subset of the same labels, never new ones
-    kept = part.llm_label_mask
-    assert torch.equal(part.intent_labels[kept], full.intent_labels[kept]) and bool(full.llm_label_mask[kept].all())
-    again, _, _ = _build(tiny, intent_ratio=ratio)
-    assert torch.equal(again.llm_label_mask, kept)  # same seed, same subset
+    kept = part.intent_labels.llm_mask
+    assert torch.equal(part.intent_labels.labels[kept], full.intent_labels.labels[kept])
+    assert bool(full.intent_labels.llm_mask[kept].all())
+    again, _, _ = _build(tiny, intent_ratio=ratio, intent_holdout=0.0)
+    assert torch.equal(again.intent_labels.llm_mask, kept)  # same seed, same subset
 
 
 def test_intent_ratio_out_of_range_is_refused(tiny):

@@ -107,12 +107,13 @@ def explain_session(model, dataset, item_tokens, topk=10, n_intents=5, target=No
     scores[0] = -torch.inf  # id 0 is RecBole's [PAD], never recommended
     y = y_hat[0].cpu()
     tau = float(model.intent_predictor.tau)
+    passed = model.intent_predictor.passes(y_hat)[0].cpu()  # phi's rule (Eq. 11): tau, calibrated or top-m
 
     titles, names = item_titles(dataset), intent_names(dataset)
     intent_tokens = dataset.field2id_token[dataset.config["intent_id_field"]]
     order = torch.argsort(y, descending=True)[: max(1, n_intents)]
     intents = [{"id": str(intent_tokens[c + 1]), "name": names.get(str(intent_tokens[c + 1]), ""),
-                "score": round(float(y[c]), 6), "fused": bool(y[c] > tau)} for c in order.tolist()]
+                "score": round(float(y[c]), 6), "fused": bool(passed[c])} for c in order.tolist()]
 
     def item(token):
         return {"id": token, "title": titles.get(token, "")}
@@ -126,7 +127,7 @@ def explain_session(model, dataset, item_tokens, topk=10, n_intents=5, target=No
     result = {
         "model": dataset.config["model"], "dataset": dataset.config["dataset"],
         "items": [item(t) for t in session_items], "truncated": len(item_tokens) > len(ids),
-        "tau": tau, "n_intents": int(y.numel()), "n_fused": int((y > tau).sum()), "intents": intents,
+        "tau": tau, "n_intents": int(y.numel()), "n_fused": int(passed.sum()), "intents": intents,
         "n_items": int(scores.numel() - 1), "topk": len(recs), "recommendations": recs,
     }
     if target is not None:

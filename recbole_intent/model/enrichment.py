@@ -11,6 +11,10 @@ Neighbours N(S) are the top-K sessions by cosine similarity of session represent
 Weights are a softmax over the neighbours' similarities (footnote of Eq. 15), and the enriched label is
 y^(t)_S = 1/2 (y_hat_S + y_hat^nbr_S) (Eq. 16). ``mode`` selects the ablations of SPRINT Table 5:
 ``both`` (the papers), ``self`` (y_hat_S only) and ``nbr`` (y_hat^nbr_S only).
+
+Memory: ``memory_bytes`` bounds the temporaries of the exact search and of the label mixing (the chunk sizes are
+computed from it, |G| and K included); the N-row tables themselves (h, y_hat, the neighbours, the labels) are not
+temporaries. The IVF search is not budgeted (its blocks are ~nprobe * N similarities).
 """
 
 import torch
@@ -20,24 +24,31 @@ MODES = ("both", "self", "nbr")
 SCOPES = ("global", "batch")
 SEARCHES = ("exact", "ivf")
 IVF_MIN_SESSIONS = 16384
+DEFAULT_MEMORY_BYTES = 2**27  # 128 MB, the old fixed block of 2^25 float32 similarities
+
+
+def rows_per_chunk(memory_bytes, bytes_per_row):
+    """How many rows fit a temporary budget (at least one: a single row is the smallest unit of work)."""
+    return max(1, int((memory_bytes or DEFAULT_MEMORY_BYTES) // max(bytes_per_row, 1)))
 
 
 @torch.no_grad()
 def topk_neighbours(h, k, scope="global", batch_size=2048, chunk_size=None, generator=None, search="exact",
-                    nprobe=8, ivf_min_sessions=IVF_MIN_SESSIONS):
+                    nprobe=8, ivf_min_sessions=IVF_MIN_SESSIONS, memory_bytes=None):
     """Indices [N, k] and cosine similarities [N, k] of each session's k nearest other sessions.
 
-    ``chunk_size`` rows are compared with all N at a time; by default it keeps that block near 2^25 similarities
-    (128 MB in float32) whatever N is.
+    ``chunk_size`` rows are compared with all N (or with their mini-batch) at a time; by default as many as
+    ``memory_bytes`` allows: a row costs its similarities and topk's copy of them, plus k values and indices.
     """
     if scope not in SCOPES:
         raise ValueError(f"enrich_scope must be one of {SCOPES}, got {scope!r}")
     if search not in SEARCHES:
         raise ValueError(f"enrich_search must be one of {SEARCHES}, got {search!r}")
     n = h.size(0)
-    chunk_size = chunk_size or max(64, min(4096, 2**25 // max(n, 1)))
+    width = min(batch_size, n) if scope == "batch" else n
+    chunk_size = chunk_size or rows_per_chunk(memory_bytes, 2 * width * h.element_size() + k * 16)
     if scope == "batch":
-        return _batch_neighbours(h, k, batch_size, generator)
+        return _batch_neighbours(h, k, batch_size, generator, chunk_size)
     if search == "ivf" and n > ivf_min_sessions:  # small sets: the exact search is as fast
         return _ivf_neighbours(h, k, nprobe, generator)
     k = min(k, n - 1)
@@ -53,7 +64,7 @@ def topk_neighbours(h, k, scope="global", batch_size=2048, chunk_size=None, gene
     return idx, sim
 
 
-def _batch_neighbours(h, k, batch_size, generator):
+def _batch_neighbours(h, k, batch_size, generator, chunk_size):
     n = h.size(0)
     perm = torch.randperm(n, generator=generator).to(h.device)
     k = min(k, max(min(batch_size, n) - 1, 0))
@@ -63,15 +74,19 @@ def _batch_neighbours(h, k, batch_size, generator):
     for start in range(0, n, batch_size):
         members = perm[start:start + batch_size]
         kk = min(k, members.numel() - 1)
-        s = hn[members] @ hn[members].t()
-        s.fill_diagonal_(-float("inf"))
-        top_sim, top_pos = s.topk(kk, dim=-1)
-        # A last, smaller batch may offer fewer than k neighbours: repeat its best one with weight parity kept
-        # by the softmax (duplicates only re-weight among the same few neighbours).
-        if kk < k:
-            top_sim = torch.cat([top_sim, top_sim[:, :1].expand(-1, k - kk)], dim=1)
-            top_pos = torch.cat([top_pos, top_pos[:, :1].expand(-1, k - kk)], dim=1)
-        idx[members], sim[members] = members[top_pos], top_sim
+        hm = hn[members]
+        for first in range(0, members.numel(), chunk_size):  # rows of the batch in chunks: bounded memory
+            rows = members[first:first + chunk_size]
+            s = hm[first:first + chunk_size] @ hm.t()
+            local = torch.arange(rows.numel(), device=h.device)
+            s[local, local + first] = -float("inf")  # S' != S
+            top_sim, top_pos = s.topk(kk, dim=-1)
+            # A last, smaller batch may offer fewer than k neighbours: repeat its best one with weight parity kept
+            # by the softmax (duplicates only re-weight among the same few neighbours).
+            if kk < k:
+                top_sim = torch.cat([top_sim, top_sim[:, :1].expand(-1, k - kk)], dim=1)
+                top_pos = torch.cat([top_pos, top_pos[:, :1].expand(-1, k - kk)], dim=1)
+            idx[rows], sim[rows] = members[top_pos], top_sim
     return idx, sim
 
 
@@ -115,16 +130,28 @@ def _ivf_neighbours(h, k, nprobe, generator, iters=10):
 
 
 @torch.no_grad()
-def enrich_labels(y_hat, idx, sim, mode="both", chunk_size=65536):
-    """y^(t) from the predictions y_hat [N, |G|] and the neighbours (Eq. 15-16); chunked over sessions."""
+def enrich_labels(y_hat, idx, sim, mode="both", chunk_size=None, memory_bytes=None, out=None, keep=None):
+    """y^(t) from the predictions y_hat [N, |G|] and the neighbours (Eq. 15-16), in chunks of sessions.
+
+    A chunk row costs its K gathered neighbour rows and three |G| rows (y_nbr, the mix, the kept values), so the
+    default chunk keeps that under ``memory_bytes``. ``out``: the table to write into (a new one by default);
+    ``keep`` [N] bool: rows of ``out`` left as they are.
+    """
     if mode not in MODES:
         raise ValueError(f"enrich_mode must be one of {MODES} or 'none', got {mode!r}")
-    if mode == "self" or idx.size(1) == 0:
-        return y_hat.clone()
-    out = torch.empty_like(y_hat)
-    for start in range(0, y_hat.size(0), chunk_size):
-        stop = min(start + chunk_size, y_hat.size(0))
-        w = torch.softmax(sim[start:stop], dim=-1)  # w_S' = exp(sim_S') / sum exp(sim_S'')
-        y_nbr = torch.einsum("nk,nkc->nc", w, y_hat[idx[start:stop]])  # Eq. 15
-        out[start:stop] = y_nbr if mode == "nbr" else 0.5 * (y_hat[start:stop] + y_nbr)  # Eq. 16
-    return out.clamp_(0.0, 1.0)  # softmax weights sum to 1 only up to rounding (1.0000001 breaks BCE targets)
+    out = torch.empty_like(y_hat) if out is None else out
+    n, n_intents = y_hat.shape
+    chunk_size = chunk_size or rows_per_chunk(memory_bytes, (idx.size(1) + 3) * n_intents * y_hat.element_size())
+    for start in range(0, n, chunk_size):
+        stop = min(start + chunk_size, n)
+        if mode == "self" or idx.size(1) == 0:
+            new = y_hat[start:stop].clone()
+        else:
+            w = torch.softmax(sim[start:stop], dim=-1)  # w_S' = exp(sim_S') / sum exp(sim_S'')
+            y_nbr = torch.einsum("nk,nkc->nc", w, y_hat[idx[start:stop]])  # Eq. 15
+            new = y_nbr if mode == "nbr" else y_nbr.add_(y_hat[start:stop]).mul_(0.5)  # Eq. 16
+        new.clamp_(0.0, 1.0)  # softmax weights sum to 1 only up to rounding (1.0000001 breaks BCE targets)
+        if keep is not None:
+            new = torch.where(keep[start:stop].unsqueeze(1), out[start:stop], new)
+        out[start:stop] = new
+    return out

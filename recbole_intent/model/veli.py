@@ -5,7 +5,8 @@ representation h_S [B, d] and whose items are scored with ``item_embedding`` (SA
 GCSAN, NextItNet, LightSANs, ...): ``class VELI_SASRec(IntentEnhanced, SASRec)``. The backbone is not copied.
 
 Training (Eq. 17): L_rec (Eq. 12) + lambda_intent L_intent (Eq. 10) + lambda_ortho L_ortho. Inference uses the
-trained intent predictor only (Eq. 8-11): no intent file is read for validation or test sessions.
+trained intent predictor only (Eq. 8-11): no intent file is read for validation or test sessions. The label table,
+its masks and the held-out sessions of the intent diagnostics live in ``intent_labels.IntentLabels``.
 """
 
 from contextlib import contextmanager
@@ -15,7 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from recbole_intent.model.enrichment import enrich_labels, topk_neighbours
+from recbole_intent.model.enrichment import rows_per_chunk, topk_neighbours
+from recbole_intent.model.intent_labels import IntentLabels, fusion_stats
 from recbole_intent.model.intent_predictor import IntentPredictor, intent_bce
 
 
@@ -30,8 +32,7 @@ class _ProjectedText(nn.Module):
     def forward(self, ids):
         n = self.text_emb.num_embeddings
         out = self.proj(self.text_emb(ids.clamp(max=n - 1)))
-        outside = ids >= n
-        return torch.where(outside.unsqueeze(-1), self.id_embedding(ids), out) if outside.any() else out
+        return torch.where((ids >= n).unsqueeze(-1), self.id_embedding(ids), out)  # no host sync on ``any()``
 
 
 class IntentEnhanced:
@@ -48,6 +49,9 @@ class IntentEnhanced:
         self.enrich_keep_llm_labels = config["enrich_keep_llm_labels"]
         self.enrich_search, self.enrich_nprobe = config["enrich_search"], config["enrich_nprobe"]
         self.enrich_batch_size = config["train_batch_size"]
+        self.enrich_memory = float(config["enrich_memory_mb"]) * 2**20
+        if not self.enrich_memory > 0:
+            raise ValueError(f"enrich_memory_mb must be > 0, got {config['enrich_memory_mb']!r}")
         self.hard_negative_field = config["hard_negative_field"]
         if self.rec_loss not in ("bce", "ce"):
             raise ValueError(f"rec_loss must be 'bce' (Eq. 12) or 'ce', got {self.rec_loss!r}")
@@ -61,19 +65,16 @@ class IntentEnhanced:
             object.__setattr__(self, "_text_items", _ProjectedText(self.text_emb, self.text_proj, self.item_embedding))
             dim *= 2
         n_intents = dataset.num(config["intent_id_field"]) - 1  # id 0 is RecBole's [PAD]
-        self.intent_predictor = IntentPredictor(n_intents, dim, config["intent_dropout_prob"], config["intent_tau"])
-        self._init_labels(dataset, config["intent_field"], n_intents)
         self._init_session_rows(dataset)
-
-    def _init_labels(self, dataset, intent_field, n_intents):
-        """y^(0) (Eq. 13): 1 for the LLM's validated intents; sessions without any (LLM failure, not selected)
-        carry no intent loss until the first enrichment."""
-        ids = dataset.user_feat[intent_field].long()
-        labels = torch.zeros(ids.size(0), n_intents + 1).scatter_(1, ids, 1.0)[:, 1:]
-        llm_mask = labels.sum(1) > 0
-        self.register_buffer("intent_labels", labels, persistent=False)
-        self.register_buffer("label_mask", llm_mask.clone(), persistent=False)
-        self.register_buffer("llm_label_mask", llm_mask, persistent=False)
+        user_intents = dataset.user_feat[config["intent_field"]]
+        # Every training session holds one label row (Eq. 13); a seeded share of the labelled ones is held out.
+        self.intent_labels = IntentLabels(user_intents, self.session_ids, user_intents.size(0), n_intents,
+                                          config["intent_holdout"], config["seed"])
+        self.intent_predictor = IntentPredictor(
+            n_intents, dim, config["intent_dropout_prob"], config["intent_tau"],
+            fusion_rule=config["intent_fusion_rule"], fusion_m=config["intent_fusion_m"],
+            fusion_factor=config["intent_fusion_factor"], fusion_grad=config["intent_fusion_grad"],
+            init=config["intent_init"], prior=self.intent_labels.prior)
 
     def _init_session_rows(self, dataset):
         """One row per training session for enrichment: its longest prefix, i.e. the session minus its last item
@@ -138,7 +139,7 @@ class IntentEnhanced:
     def calculate_loss(self, interaction):
         item_seq, item_seq_len = interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN]
         pos = interaction[self.POS_ITEM_ID]
-        h_tilde, y_hat, _ = self.forward(item_seq, item_seq_len)
+        h_tilde, _, logits = self.intent_predictor(self.session_representation(item_seq, item_seq_len), True)
         if self.rec_loss == "ce":
             rec = F.cross_entropy(h_tilde @ self.item_vectors().t(), pos)
         else:
@@ -148,37 +149,71 @@ class IntentEnhanced:
             pos_score = (h_tilde * self.item_vectors(pos)).sum(-1)
             neg_score = (h_tilde.unsqueeze(1) * self.item_vectors(neg)).sum(-1)
             rec = -(F.logsigmoid(pos_score) + F.logsigmoid(-neg_score).sum(-1)).mean()
-        sid = interaction[self.USER_ID]
-        l_intent = intent_bce(y_hat, self.intent_labels[sid], self.label_mask[sid])
+        labels, weight = self.intent_labels.batch(interaction[self.USER_ID])
+        l_intent = intent_bce(logits, labels, weight)
         l_ortho = self.intent_predictor.orthogonality_loss()
         return rec, self.lambda_intent * l_intent, self.lambda_ortho * l_ortho
 
     def on_epoch_start(self, epoch_idx):
-        """Algorithm 2: refresh y^(t) when t % rho == 0 (t = epoch_idx + 1, 1-based as in the paper)."""
-        if self.enrich_mode != "none" and self.enrich_rho > 0 and (epoch_idx + 1) % self.enrich_rho == 0:
-            self.enrich_intent_labels()
+        """Algorithm 2: refresh y^(t) when t % rho == 0 (t = epoch_idx + 1, 1-based as in the paper); a resumed run
+        does not redo the enrichment its checkpoint already holds."""
+        due = self.enrich_mode != "none" and self.enrich_rho > 0 and (epoch_idx + 1) % self.enrich_rho == 0
+        if due and int(self.intent_labels.enrich_epoch) != epoch_idx:
+            self.enrich_intent_labels(epoch_idx)
 
     @torch.no_grad()
-    def enrich_intent_labels(self):
-        """Collaborative intent enrichment (Eq. 14-16) over the training sessions, with dropout off."""
+    def encode_sessions(self, rows=None):
+        """h_S [n, d] and y_hat_S [n, |G|] (Eq. 9) of the training sessions' label rows ``rows`` (all by default),
+        in batches that the enrichment memory budget allows (beside the backbone's own activations)."""
+        rows = torch.arange(self.session_ids.numel(), device=self.session_ids.device) if rows is None else rows
+        n_intents = self.intent_predictor.intent_embedding.num_embeddings
+        dim = self.intent_predictor.intent_embedding.embedding_dim
+        h = torch.empty(rows.numel(), dim, device=rows.device)
+        y_hat = torch.empty(rows.numel(), n_intents, device=rows.device)
+        batch = min(self.enrich_batch_size, rows_per_chunk(self.enrich_memory, 8 * (n_intents + dim)))
+        for start in range(0, rows.numel(), batch):
+            part = rows[start:start + batch]
+            h[start:start + batch] = self.session_representation(self.session_seq[part], self.session_len[part])
+            y_hat[start:start + batch] = self.intent_predictor.relevance(h[start:start + batch])
+        return h, y_hat
+
+    @torch.no_grad()
+    def enrich_intent_labels(self, epoch=-1):
+        """Collaborative intent enrichment (Eq. 14-16) over the training sessions, with dropout off, its
+        temporaries within ``enrich_memory_mb``."""
         was_training = self.training
         self.eval()
-        hs, ys = [], []
-        for start in range(0, self.session_ids.numel(), self.enrich_batch_size):
-            stop = start + self.enrich_batch_size
-            h = self.session_representation(self.session_seq[start:stop], self.session_len[start:stop])
-            hs.append(h)
-            ys.append(self.intent_predictor.relevance(h))
-        h, y_hat = torch.cat(hs), torch.cat(ys)
+        h, y_hat = self.encode_sessions()
         idx, sim = topk_neighbours(h, self.enrich_k, self.enrich_scope, batch_size=self.enrich_batch_size,
-                                   search=self.enrich_search, nprobe=self.enrich_nprobe)
-        enriched = enrich_labels(y_hat, idx, sim, self.enrich_mode)
-        # Eq. 16 replaces every session's labels, the LLM's own included (the papers' reading); keeping the
-        # validated LLM labels and enriching only the rest is the ``enrich_keep_llm_labels`` option.
-        write = ~self.llm_label_mask[self.session_ids] if self.enrich_keep_llm_labels else slice(None)
-        self.intent_labels[self.session_ids[write]] = enriched[write]
-        self.label_mask[self.session_ids] = True
+                                   search=self.enrich_search, nprobe=self.enrich_nprobe,
+                                   memory_bytes=self.enrich_memory)
+        # Eq. 16 replaces every session's labels, the LLM's own included (the papers' reading; VELI4SBR); keeping
+        # the validated LLM labels and enriching only the rest is ``enrich_keep_llm_labels`` (SPRINT's text).
+        self.intent_labels.enrich(y_hat, idx, sim, self.enrich_mode, self.enrich_keep_llm_labels,
+                                  memory_bytes=self.enrich_memory, epoch=epoch)
         self.train(was_training)
+
+    @torch.no_grad()
+    def intent_diagnostics(self, dataset=None, k=3):
+        """Does the predictor follow the LLM, and does the fusion use it? Precision@k / recall@k of y_hat against
+        the held-out sessions' LLM labels (``intent_holdout``), and the mean number of intents phi passes per row
+        and the share of rows where it passes none (Eq. 11), over ``dataset``'s rows (e.g. the test split) or,
+        without one, over the training sessions."""
+        was_training = self.training
+        self.eval()
+        _, y_held = self.encode_sessions(self.intent_labels.holdout_rows)
+        out = self.intent_labels.holdout_scores(y_held, k)
+        if dataset is None:
+            seq, length = self.session_seq, self.session_len
+        else:
+            seq, length = dataset.inter_feat[self.ITEM_SEQ], dataset.inter_feat[self.ITEM_SEQ_LEN]
+        passed = torch.cat([
+            self.intent_predictor.passes(self.intent_predictor.relevance(self.session_representation(
+                seq[s:s + self.enrich_batch_size].to(self.session_seq.device),
+                length[s:s + self.enrich_batch_size].to(self.session_seq.device))))
+            for s in range(0, seq.size(0), self.enrich_batch_size)])
+        self.train(was_training)
+        return {**out, **fusion_stats(passed), "fusion_rule": self.intent_predictor.fusion_rule}
 
     # ---- inference -----------------------------------------------------------------------------------------------
     def predict(self, interaction):
