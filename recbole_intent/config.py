@@ -15,6 +15,7 @@ from pathlib import Path
 
 from recbole.config import Config as RecBoleConfig
 
+from recbole_intent.checks import check_device, check_settings, line_of, read_config_file
 from recbole_intent.utils import get_model
 
 PROPERTIES = Path(__file__).resolve().parent / "properties"
@@ -52,8 +53,22 @@ class Config(RecBoleConfig):
         if "data_path" not in self.external_config_dict and (REPO_DATASETS / dataset).is_dir():
             self.internal_config_dict["data_path"] = str(REPO_DATASETS)
 
+    def _load_config_files(self, file_list):
+        """RecBole's, with a one-line error for an unreadable or malformed file; remembers where each key was set."""
+        self._key_sources = {}
+        values = {}
+        for file in file_list or []:
+            loaded = read_config_file(file, self.yaml_loader)
+            values.update(loaded)
+            self._key_sources.update({key: line_of(file, key) for key in loaded})
+        return values
+
     def _get_final_config_dict(self):
         final = super()._get_final_config_dict()
+        sources = {**self._key_sources, **dict.fromkeys(self.variable_config_dict, "config_dict"),
+                   **dict.fromkeys(self.cmd_config_dict, "command line")}
+        check_settings(self.external_config_dict, sources, final)  # before anything is loaded: recbole_intent/checks
+        check_device(self.external_config_dict)
         if getattr(self.model_class, "input_intents", False):
             _derive_intent_loading(final)
         return final

@@ -12,12 +12,14 @@ import os
 
 from recbole.trainer import HyperTuning
 
+from recbole_intent.checks import UserError, check_params_file
 from recbole_intent.quick_start import objective_function
 
 
 def tune(model, dataset, params_file, config_files=None, algo="exhaustive", max_evals=100, output_file=None,
          config_dict=None):
     fixed = dict(config_dict or {}, model=model, dataset=dataset)
+    check_params_file(params_file)  # every value of the search space, before the first trial trains
 
     def objective(params, config_file_list):
         return objective_function(dict(fixed, **params), config_file_list, saved=True)
@@ -44,4 +46,7 @@ if __name__ == "__main__":
     parser.add_argument("--output_file", type=str, default=None)
     args, _ = parser.parse_known_args()
     files = args.config_files.strip().split(" ") if args.config_files else None
-    tune(args.model, args.dataset, args.params_file, files, args.algo, args.max_evals, args.output_file)
+    try:
+        tune(args.model, args.dataset, args.params_file, files, args.algo, args.max_evals, args.output_file)
+    except UserError as err:  # a mistake in the settings or files (recbole_intent/checks.py): one line, exit 2
+        parser.exit(2, f"error: {err}\n")

@@ -8,6 +8,7 @@ from recbole.utils import get_model as recbole_get_model
 from recbole.utils import get_trainer as recbole_get_trainer
 
 import recbole_intent.compat  # noqa: F401  (must run before any RecBole model is used)
+from recbole_intent.checks import check_dataset, unknown_model
 
 
 def get_model(model_name):
@@ -18,7 +19,7 @@ def get_model(model_name):
     try:
         return recbole_get_model(model_name)
     except (ValueError, ImportError) as err:  # RecBole's search ends in exlib, which needs lightgbm/xgboost
-        raise ValueError(f"{model_name!r} is neither a recbole-intent model nor a RecBole model") from err
+        raise unknown_model(model_name, err) from None
 
 
 def get_trainer(model_type, model_name):
@@ -39,6 +40,7 @@ def create_dataset(config):
     pre-split session data, RecBole's own choice for everything else."""
     from recbole_intent.data.dataset import IntentDataset, SessionDataset
 
+    check_dataset(config)
     dataset_class = getattr(get_model(config["model"]), "dataset_class", None)
     if dataset_class is not None:  # models with their own data files (LLM4SBR, LLM-DMsRec: per-row LLM views)
         return dataset_class(config)

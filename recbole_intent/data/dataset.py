@@ -54,7 +54,8 @@ class IntentDataset(SessionDataset):
 
     def _load_data(self, token, dataset_path):
         intent_path, data_root = intent_dir(self.config), os.path.dirname(os.path.normpath(dataset_path))
-        require_files(intent_path, token, ["user", self.config["intent_pool_suffix"]], data_root)
+        require_files(intent_path, token, ["user", self.config["intent_pool_suffix"]], data_root,
+                      self.config["intent_set"])
         if self.config["use_text_emb"]:
             require_files(dataset_path, token, [self.config["text_emb_suffix"]], data_root)
         self._load_inter_feat(token, dataset_path)

@@ -8,10 +8,16 @@ before RecBole reads anything. The formats are documented in the README ("Intent
 import math
 import os
 
+from recbole_intent.checks import UserError
+
 GENERATOR_HINT = "python -m recbole_intent.generate --dataset {dataset} --data_path {data_root}"
 
 
-class AtomicFileError(ValueError):
+class MissingFilesError(UserError, FileNotFoundError):
+    """A model needs files that the dataset does not have (the message says which and how to write them)."""
+
+
+class AtomicFileError(UserError):
     """A malformed atomic file: ``path:line: field 'name': what is wrong``."""
 
     def __init__(self, path, line, field, message):
@@ -25,14 +31,24 @@ def intent_dir(config):
     return os.path.join(config["data_path"], config["intent_set"]) if config["intent_set"] else config["data_path"]
 
 
-def require_files(folder, dataset, suffixes, data_root):
-    """Stop with the generator command when a model needs intent files the dataset does not have."""
+def require_files(folder, dataset, suffixes, data_root, intent_set=None):
+    """Stop with the generator command when a model needs intent files the dataset does not have; an
+    ``intent_set`` that names no folder lists the sets there are, and the command writes into that set."""
     missing = [f"{dataset}.{s}" for s in suffixes if not os.path.isfile(os.path.join(folder, f"{dataset}.{s}"))]
     if missing:
         hint = GENERATOR_HINT.format(dataset=dataset, data_root=data_root)
-        raise FileNotFoundError(
+        if intent_set:
+            hint += f" --intent_set {intent_set}"  # without it, the generator would overwrite the default set
+        if intent_set and not os.path.isdir(folder):
+            parent = os.path.dirname(os.path.normpath(folder))
+            sets = sorted(d.name for d in os.scandir(parent) if os.path.isfile(os.path.join(d, f"{dataset}.user")))
+            raise MissingFilesError(
+                f"intent_set={intent_set!r}: there is no folder {folder}; the intent sets of {dataset} are "
+                f"{', '.join(sets) or '(none)'} (or unset intent_set for the default one). To write this set: {hint}"
+            )
+        raise MissingFilesError(
             f"This model reads session intents, but {folder} has no {', '.join(missing)}. "
-            f"Write them with the Stage-1 generator:\n    {hint}\n(see README, 'Intent files')."
+            f"Write them with the Stage-1 generator (README, 'Intent files'): {hint}"
         )
 
 
@@ -43,6 +59,10 @@ def read_atomic(path, expected, field_separator="\t", seq_separator=" "):
     """
     with open(path, encoding="utf-8") as f:
         header = f.readline().rstrip("\n")
+        if not header.strip():
+            example = field_separator.join(f"{name}:{ftype}" for name, ftype in expected.items())
+            raise AtomicFileError(path, None, None, f"the file is empty (its first line must be a header such as "
+                                  f"{example!r})" if not f.read().strip() else "the first line (header) is empty")
         columns = []
         for i, spec in enumerate(header.split(field_separator)):
             name, sep, ftype = spec.partition(":")
@@ -131,4 +151,9 @@ def check_intent_files(config, dataset_name, train_sessions, all_sessions, items
         for line_no, item in enumerate(emb[iid_f], start=2):
             if item not in items:
                 raise AtomicFileError(emb_path, line_no, iid_f, f"item {item!r} is not an item of the dataset")
+        # RecBole's preload_weight leaves an item without a row at zeros, silently: a truncated file would train
+        missing = sorted(items - set(emb[iid_f]))
+        if missing:
+            raise AtomicFileError(emb_path, None, iid_f, f"{len(missing)} of {len(items)} items have no vector "
+                                  f"(use_text_emb needs one for every item), e.g. {', '.join(missing[:5])}")
     return len(seen), len(rows_of)
