@@ -25,13 +25,13 @@ import warnings
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from recbole_intent.generate import data  # noqa: E402
-from recbole_intent.generate.fake_policy import ScriptedPolicy  # noqa: E402
-from recbole_intent.generate.fake_server import FakeOpenAIServer  # noqa: E402
-from recbole_intent.generate.runner import run  # noqa: E402
-from recbole_intent.generate.selection import select_sessions  # noqa: E402
-from recbole_intent.generate.settings import make_config  # noqa: E402
-from recbole_intent.generate.synthetic import write_dataset  # noqa: E402
+from recbole_intent.generate.common import data  # noqa: E402
+from recbole_intent.generate.common.settings import make_config  # noqa: E402
+from recbole_intent.generate.pnc.runner import run  # noqa: E402
+from recbole_intent.generate.pnc.selection import select_sessions  # noqa: E402
+from recbole_intent.testing.fake_policy import ScriptedPolicy  # noqa: E402
+from recbole_intent.testing.fake_server import FakeOpenAIServer  # noqa: E402
+from recbole_intent.testing.synthetic import write_dataset  # noqa: E402
 
 KEY_ENV = "BENCH_PNC_FAKE_KEY"
 warnings.filterwarnings("ignore", category=FutureWarning)  # RecBole 1.2.1 on pandas 2.x / torch 2.x

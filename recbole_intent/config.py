@@ -16,9 +16,9 @@ from pathlib import Path
 from recbole.config import Config as RecBoleConfig
 
 from recbole_intent.checks import check_device, check_settings, line_of, read_config_file
+from recbole_intent.paths import PROPERTIES
 from recbole_intent.utils import get_model
 
-PROPERTIES = Path(__file__).resolve().parent / "properties"
 # The repository's committed datasets (beauty); a user's own data_path always wins.
 REPO_DATASETS = Path(__file__).resolve().parent.parent / "dataset"
 

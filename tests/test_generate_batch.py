@@ -10,11 +10,11 @@ import os
 import pytest
 
 from recbole_intent.generate.__main__ import main
-from recbole_intent.generate.fake_policy import DEFAULT_POOL, ScriptedPolicy
-from recbole_intent.generate.fake_server import FakeOpenAIServer, FakeResponse, completion, request_data, stable_hash
-from recbole_intent.generate.runner import run
-from recbole_intent.generate.settings import make_config
-from recbole_intent.generate.synthetic import write_dataset
+from recbole_intent.generate.common.settings import make_config
+from recbole_intent.generate.pnc.runner import run
+from recbole_intent.testing.fake_policy import DEFAULT_POOL, ScriptedPolicy
+from recbole_intent.testing.fake_server import FakeOpenAIServer, FakeResponse, completion, request_data, stable_hash
+from recbole_intent.testing.synthetic import write_dataset
 
 PLANS = {  # stable_hash(context) % 5 -> the answer of each try (try index = answers already in the conversation)
     0: ["correct"],

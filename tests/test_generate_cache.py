@@ -5,10 +5,10 @@ import os
 
 import pytest
 
-from recbole_intent.generate.backends import Reply, TransportError
-from recbole_intent.generate.cache import CACHE_FILE, ReplyCache
-from recbole_intent.generate.llm_client import BudgetExhausted, LLMClient, call_key
-from recbole_intent.generate.report import Stats
+from recbole_intent.generate.common.backends import Reply, TransportError
+from recbole_intent.generate.common.cache import CACHE_FILE, ReplyCache
+from recbole_intent.generate.common.llm_client import BudgetExhausted, LLMClient, call_key
+from recbole_intent.generate.common.report import Stats
 
 CFG = {"backend": "scripted", "llm_model": "m", "temperature": 0.0, "max_calls": None}
 

@@ -5,15 +5,15 @@ import os
 
 import pytest
 
-from recbole_intent.generate import data
 from recbole_intent.generate.__main__ import main
-from recbole_intent.generate.backends import Reply, make_backend
-from recbole_intent.generate.cache import ReplyCache
-from recbole_intent.generate.gip import IntentPool, init_pool, read_pool_file
-from recbole_intent.generate.llm_client import LLMClient
-from recbole_intent.generate.pnc_loop import Outcome
-from recbole_intent.generate.report import Stats
-from recbole_intent.generate.settings import load_defaults, make_config
+from recbole_intent.generate.common import data
+from recbole_intent.generate.common.backends import Reply, make_backend
+from recbole_intent.generate.common.cache import ReplyCache
+from recbole_intent.generate.common.llm_client import LLMClient
+from recbole_intent.generate.common.report import Stats
+from recbole_intent.generate.common.settings import load_defaults, make_config
+from recbole_intent.generate.pnc.gip import IntentPool, init_pool, read_pool_file
+from recbole_intent.generate.pnc.pnc_loop import Outcome
 
 
 def test_defaults_follow_the_papers_and_cli_overrides_them():

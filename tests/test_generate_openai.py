@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from recbole_intent.generate.backends import FatalBackendError, OpenAIBackend, TransportError
-from recbole_intent.generate.fake_server import FakeOpenAIServer, FakeResponse, error_body
+from recbole_intent.generate.common.backends import FatalBackendError, OpenAIBackend, TransportError
+from recbole_intent.testing.fake_server import FakeOpenAIServer, FakeResponse, error_body
 
 KEY = "sk-fake-openai-test-0123456789"
 OK = json.dumps({"intents": ["gift giving"], "next_item": "B001"})

@@ -6,11 +6,11 @@ import os
 
 import pytest
 
-from recbole_intent.generate.fake_policy import DEFAULT_POOL, ScriptedPolicy
-from recbole_intent.generate.fake_server import FakeOpenAIServer, FakeResponse, request_data, stable_hash
-from recbole_intent.generate.runner import run
-from recbole_intent.generate.settings import make_config
-from recbole_intent.generate.synthetic import write_dataset
+from recbole_intent.generate.common.settings import make_config
+from recbole_intent.generate.pnc.runner import run
+from recbole_intent.testing.fake_policy import DEFAULT_POOL, ScriptedPolicy
+from recbole_intent.testing.fake_server import FakeOpenAIServer, FakeResponse, request_data, stable_hash
+from recbole_intent.testing.synthetic import write_dataset
 
 KEY = "sk-generate-pnc-test-SECRET-4242"
 

@@ -10,13 +10,13 @@ import subprocess
 import sys
 import time
 
-from recbole_intent.generate.cache import CACHE_FILE
-from recbole_intent.generate.fake_policy import ScriptedPolicy
-from recbole_intent.generate.fake_server import FakeOpenAIServer, request_task
-from recbole_intent.generate.llm_client import call_key
-from recbole_intent.generate.runner import run
-from recbole_intent.generate.settings import make_config
-from recbole_intent.generate.synthetic import write_dataset
+from recbole_intent.generate.common.cache import CACHE_FILE
+from recbole_intent.generate.common.llm_client import call_key
+from recbole_intent.generate.common.settings import make_config
+from recbole_intent.generate.pnc.runner import run
+from recbole_intent.testing.fake_policy import ScriptedPolicy
+from recbole_intent.testing.fake_server import FakeOpenAIServer, request_task
+from recbole_intent.testing.synthetic import write_dataset
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 KEY = "sk-resume-test-SECRET-777"

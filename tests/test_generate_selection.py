@@ -5,8 +5,9 @@ import math
 import pytest
 import torch
 
-from recbole_intent.generate import data
-from recbole_intent.generate.selection import (
+from recbole_intent.generate.common import data
+from recbole_intent.generate.common.settings import make_config
+from recbole_intent.generate.pnc.selection import (
     descending_ranks,
     prediction_entropy,
     rrf_scores,
@@ -14,8 +15,7 @@ from recbole_intent.generate.selection import (
     session_entropy,
     top_by_score,
 )
-from recbole_intent.generate.settings import make_config
-from recbole_intent.generate.synthetic import write_dataset
+from recbole_intent.testing.synthetic import write_dataset
 
 
 def test_session_entropy_eq3_on_hand_made_tensors():

@@ -4,9 +4,9 @@ import json
 
 import pytest
 
-from recbole_intent.generate import prompts
-from recbole_intent.generate.settings import load_defaults
-from recbole_intent.generate.validate import (
+from recbole_intent.generate.common import prompts
+from recbole_intent.generate.common.settings import load_defaults
+from recbole_intent.generate.common.validate import (
     clean_name,
     intent_key,
     validate_pnc,

@@ -1,4 +1,4 @@
-"""The LLM4SBR / LLM-DMsRec generator tasks (generate/views.py): offline runs, validation, resume, and Stage 2 reading
+"""The LLM4SBR / LLM-DMsRec generator tasks (generate/views/): offline runs, validation, resume, and Stage 2 reading
 what they write. A hashing bag-of-words encoder stands in for the sentence encoder (fast, deterministic)."""
 
 import hashlib
@@ -13,10 +13,11 @@ from recbole.data import data_preparation
 from tiny_data import DATASET_YAML, SMALL_MODEL
 
 from recbole_intent.config import Config
-from recbole_intent.generate import synthetic, views
-from recbole_intent.generate.backends import Reply
-from recbole_intent.generate.report import Stats
+from recbole_intent.generate.common.backends import Reply
+from recbole_intent.generate.common.report import Stats
+from recbole_intent.generate.views import llm_views as views
 from recbole_intent.model.llm4sbr import LLM4SBR_SRGNN
+from recbole_intent.testing import synthetic
 
 
 class HashEncoder:
@@ -160,7 +161,7 @@ def test_dry_run_and_bad_settings(root, capsys):
 
 
 def test_openai_backend_against_a_local_fake_server(root, monkeypatch):
-    from recbole_intent.generate.fake_server import FakeOpenAIServer, FakeResponse
+    from recbole_intent.testing.fake_server import FakeOpenAIServer, FakeResponse
 
     def policy(body, server):  # the paper's plain-text answer for the long-term view, JSON for the short-term one
         long_term = "long-term" in body["messages"][0]["content"]

@@ -4,7 +4,7 @@ import json
 import os
 
 from recbole_intent.data.intent_files import read_atomic
-from recbole_intent.generate.import_answers import import_answers
+from recbole_intent.generate.pnc.import_answers import import_answers
 
 HEADER = "session_id:token\titem_id_list:token_seq\titem_id:token\n"
 

@@ -13,7 +13,7 @@ from tiny_data import write_tiny_dataset
 
 from recbole_intent.config import Config
 from recbole_intent.data import AtomicFileError
-from recbole_intent.generate.views import row_key
+from recbole_intent.data.view_files import row_key
 from recbole_intent.model.llm4sbr import LLM4SBR_SRGNN, VIEW_ROW, alignment, au_loss, uniformity
 from recbole_intent.trainer import Trainer
 

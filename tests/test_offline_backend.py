@@ -7,9 +7,9 @@ import socket
 import numpy as np
 import pytest
 
-from recbole_intent.generate import offline
-from recbole_intent.generate.offline import OfflineBackend
-from recbole_intent.generate.text_embed import EMB_DIM, TextEncoder, write_item_embeddings
+from recbole_intent.generate.common.text_embed import EMB_DIM, TextEncoder, write_item_embeddings
+from recbole_intent.generate.pnc import offline
+from recbole_intent.generate.pnc.offline import OfflineBackend
 
 TITLES = [
     "Maybelline New York Color Sensational Matte Lipstick, Red, 0.15 oz",

@@ -9,9 +9,9 @@ import yaml
 from recbole.model.sequential_recommender import SASRec
 from tiny_data import DATASET_YAML, write_tiny_dataset
 
-import recbole_intent
 from recbole_intent.config import Config
 from recbole_intent.model import VELI_SASRec
+from recbole_intent.paths import PROPERTIES
 from recbole_intent.run_hyper import tune
 from recbole_intent.utils import get_model
 
@@ -71,7 +71,7 @@ def test_shipped_search_space_is_the_papers_grid():
     """properties/hyper/VELI_SASRec.hyper parses with RecBole's HyperTuning into VELI4SBR B.1's grid."""
     from recbole.trainer import HyperTuning
 
-    path = os.path.join(os.path.dirname(recbole_intent.__file__), "properties", "hyper", "VELI_SASRec.hyper")
+    path = str(PROPERTIES / "hyper" / "VELI_SASRec.hyper")
     space = HyperTuning(lambda *a: None, params_file=path, algo="exhaustive").space
     assert set(space) == {"learning_rate", "weight_decay", "hidden_dropout_prob", "enrich_k", "lambda_intent",
                           "lambda_ortho"}

@@ -8,14 +8,14 @@ resume), 2 bad settings or missing input files. ``--backend batch --batch_dir DI
 
 import sys
 
-from recbole_intent.generate.runner import run
-from recbole_intent.generate.settings import make_config, run_cli
+from recbole_intent.generate.common.settings import make_config, run_cli
+from recbole_intent.generate.pnc.runner import run
 
 
 def main(argv=None):
     argv = sys.argv[1:] if argv is None else argv
     if any(a == "--method" or a.startswith("--method=") for a in argv):  # LLM4SBR / LLM-DMsRec views (views.py)
-        from recbole_intent.generate import views
+        from recbole_intent.generate.views import llm_views as views
 
         return views.main(argv)
     return run_cli(lambda: run(make_config(argv), argv))

@@ -1,5 +1,6 @@
-"""LLM-DMsRec (paper 003) on RecBole's SRGNN: Phase I (the candidate set of a pretrained backbone, used by the
-generator) and Phase III (the model). Phase II, the LLM, is ``python -m recbole_intent.generate.views --method dmsrec``.
+"""LLM-DMsRec (paper 003) on RecBole's SRGNN: Phase III (the model). Phase I (the candidate set of a pretrained
+backbone, generate/views/candidates.py) and Phase II (the LLM) are ``python -m recbole_intent.generate.views
+--method dmsrec``.
 
 ``<d>.dmsrec`` holds, per row of every split (``<session_id>#<prefix length>``), the items the LLM chose as intents
 from the candidate set, split into explicit (clicked in the session) and latent ones (Eq. 5). Each intent is an item
@@ -7,21 +8,20 @@ of the candidate set, so its text embedding (Eq. 6-7) is that item's row of ``<d
 (E_e, E_l of §4.2), so the file holds ids, not vectors.
 """
 
-import json
 import math
-import os
 
 import torch
 import torch.nn.functional as F
 from recbole.model.sequential_recommender import GCSAN, SRGNN
 from torch import nn
 
+from recbole_intent.data.view_files import VIEW_FIELDS
 from recbole_intent.model.llm4sbr import VIEW_ROW, LLMViewDataset, ViewScoring, next_item_loss
 
 
 class LLMDMsRecDataset(LLMViewDataset):
     method = "dmsrec"
-    view_fields = {"explicit_items": "token_seq", "latent_items": "token_seq"}
+    view_fields = VIEW_FIELDS["dmsrec"]
 
 
 def kl_alignment(g, e):
@@ -86,50 +86,3 @@ class LLMDMsRec_SRGNN(LLMDMsRec, SRGNN):
 class LLMDMsRec_GCSAN(LLMDMsRec, GCSAN):
     """The paper's plug-in claim on a second GNN backbone (§5.3.1 pairs it with several SBR models). GCSAN's own
     L2 term on the item embeddings (``reg_weight``) is not added: Eq. 15 is L_rec + sigma (alpha L_e + beta L_l)."""
-
-
-def backbone_candidates(cfg, rows, k):
-    """LLM-DMsRec §4.1, Eq. 2: the top-k items of ``dmsrec_backbone`` trained on the training split only, for every
-    row's prefix (its last MAX_ITEM_LIST_LENGTH items; in-session items are not excluded, as in the paper's Prompt 2).
-    Written to cache_dir and reused, so a resumed run sends exactly the same prompts."""
-    path = os.path.join(cfg["cache_dir"], f"dmsrec_candidates_{cfg['dmsrec_backbone']}_{k}.json")
-    if os.path.exists(path):
-        with open(path, encoding="utf-8") as fh:
-            cached = json.load(fh)
-        if all(r.key in cached for r in rows):
-            return cached
-    import torch
-    from recbole.data import data_preparation
-    from recbole.data.interaction import Interaction
-    from recbole.utils import init_seed
-
-    from recbole_intent.config import Config, without_cmd_line
-    from recbole_intent.generate.data import write_atomic_text
-    from recbole_intent.generate.warmup import _config_dict
-    from recbole_intent.utils import create_dataset, get_model, get_trainer
-
-    extra = {"epochs": int(cfg["dmsrec_backbone_epochs"]), "embedding_size": int(cfg["warmup_hidden_size"])}
-    with without_cmd_line():  # RecBole's Config would parse our CLI flags
-        config = Config(model=cfg["dmsrec_backbone"], dataset=cfg["dataset"],
-                        config_dict={**_config_dict(cfg), **extra})
-    init_seed(config["seed"], config["reproducibility"])
-    dataset = create_dataset(config)
-    train = data_preparation(config, dataset)[0]
-    model = get_model(config["model"])(config, train._dataset).to(config["device"])
-    get_trainer(config["MODEL_TYPE"], config["model"])(config, model).fit(train, None, verbose=False, saved=False)
-    token2id, id2token = dataset.field2token_id[dataset.iid_field], dataset.field2id_token[dataset.iid_field]
-    limit, out = int(config["MAX_ITEM_LIST_LENGTH"]), {}
-    model.eval()
-    for start in range(0, len(rows), 256):
-        seqs = [[token2id[i] for i in r.items][-limit:] for r in rows[start : start + 256]]
-        seq = torch.zeros(len(seqs), max(map(len, seqs)), dtype=torch.long)
-        for b, ids in enumerate(seqs):
-            seq[b, : len(ids)] = torch.as_tensor(ids)  # RecBole pads at the end
-        inter = Interaction({model.ITEM_SEQ: seq, model.ITEM_SEQ_LEN: torch.as_tensor([len(x) for x in seqs])})
-        with torch.no_grad():
-            scores = model.full_sort_predict(inter.to(config["device"])).view(len(seqs), -1)
-        scores[:, 0] = -torch.inf  # RecBole's [PAD] is no item
-        top = scores.topk(min(k, scores.size(1) - 1), dim=1).indices.tolist()
-        out.update({r.key: [str(id2token[i]) for i in t] for r, t in zip(rows[start : start + 256], top, strict=True)})
-    write_atomic_text(path, json.dumps(out))
-    return out

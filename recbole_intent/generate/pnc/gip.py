@@ -10,9 +10,9 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from recbole_intent.generate import prompts
-from recbole_intent.generate.backends import TransportError
-from recbole_intent.generate.validate import check_intent, intent_key, validate_pool
+from recbole_intent.generate.common import prompts
+from recbole_intent.generate.common.backends import TransportError
+from recbole_intent.generate.common.validate import check_intent, intent_key, validate_pool
 
 logger = logging.getLogger("recbole_intent.generate")
 

@@ -8,7 +8,7 @@ intent), not_json, bad_schema, unknown_item, too_many, long_intent, empty_intent
 
 import json
 
-from recbole_intent.generate.fake_server import FakeResponse, request_data, request_task, stable_hash, try_index
+from recbole_intent.testing.fake_server import FakeResponse, request_data, request_task, stable_hash, try_index
 
 DEFAULT_POOL = ["budget-friendly", "trendy", "popular", "gift giving", "anti-aging", "deep hydration", "nail care"]
 

@@ -41,10 +41,10 @@ from collections import Counter, defaultdict
 
 import numpy as np
 
-from recbole_intent.generate.text_embed import TextEncoder
+from recbole_intent.generate.common.text_embed import TextEncoder
 
 try:
-    from recbole_intent.generate.backends import Reply
+    from recbole_intent.generate.common.backends import Reply
 except ImportError:  # backends.py not there yet (or mid-import, if it imports us): same shape, duck-type compatible
     from typing import NamedTuple
 

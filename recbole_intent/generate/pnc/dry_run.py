@@ -8,10 +8,10 @@ bounds.
 
 import os
 
-from recbole_intent.generate import prompts
-from recbole_intent.generate.cache import ReplyCache
-from recbole_intent.generate.llm_client import call_key
-from recbole_intent.generate.validate import validate_pool, validate_refine
+from recbole_intent.generate.common import prompts
+from recbole_intent.generate.common.cache import ReplyCache
+from recbole_intent.generate.common.llm_client import call_key
+from recbole_intent.generate.common.validate import validate_pool, validate_refine
 
 POOL_PLACEHOLDER = "<the pool that P2 will return>"
 
@@ -49,7 +49,7 @@ def dry_run(cfg, tasks, titles, out):
     pool_calls = 0
     pool_names = [POOL_PLACEHOLDER]
     if cfg.get("pool_file"):
-        from recbole_intent.generate.gip import read_pool_file
+        from recbole_intent.generate.pnc.gip import read_pool_file
 
         pool_names = read_pool_file(cfg["pool_file"], cfg)
     else:

@@ -71,7 +71,7 @@ def select_sessions(sessions, cfg):
         picked = rng.sample(range(len(sessions)), n_selected(len(sessions), float(cfg["ratio"])))
         return [sessions[i] for i in picked], {"select": "random"}
     if how == "uncertainty":
-        from recbole_intent.generate.warmup import uncertainty_inputs  # torch + RecBole only when needed
+        from recbole_intent.generate.pnc.warmup import uncertainty_inputs  # torch + RecBole only when needed
 
         h_sess, h_pred, info = uncertainty_inputs(cfg, sessions)
         scores = rrf_scores(h_sess.tolist(), h_pred.tolist(), k=int(cfg["rrf_k"]))

@@ -1,4 +1,4 @@
-"""Settings of the generator: recbole_intent/properties/generate.yaml, overridden by `--key value` on the CLI.
+"""Settings of the generator: properties/generate.yaml, overridden by `--key value` on the CLI.
 
 The result is a plain dict (that is also what ``OfflineBackend(config)`` receives). It never holds the API key,
 only the NAME of the environment variable that holds it (``api_key_env``), so it is safe to print and to store in
@@ -13,7 +13,9 @@ import warnings
 
 import yaml
 
-DEFAULTS_FILE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "properties", "generate.yaml")
+from recbole_intent.paths import PROPERTIES
+
+DEFAULTS_FILE = PROPERTIES / "generate.yaml"
 
 CHOICES = {"backend": ("openai", "offline", "batch"), "select": ("uncertainty", "random", "all")}
 # Keys whose YAML default is ~ (None): the type a CLI value is parsed as.

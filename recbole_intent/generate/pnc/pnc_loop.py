@@ -20,10 +20,10 @@ import logging
 import random
 from dataclasses import dataclass, field
 
-from recbole_intent.generate import prompts
-from recbole_intent.generate.backends import FatalBackendError, TransportError
-from recbole_intent.generate.llm_client import BudgetExhausted
-from recbole_intent.generate.validate import validate_pnc
+from recbole_intent.generate.common import prompts
+from recbole_intent.generate.common.backends import FatalBackendError, TransportError
+from recbole_intent.generate.common.llm_client import BudgetExhausted
+from recbole_intent.generate.common.validate import validate_pnc
 
 logger = logging.getLogger("recbole_intent.generate")
 MAX_ECHO_CHARS = 4000  # the assistant turn replayed in the history is cut: a runaway answer must not grow every try

@@ -7,36 +7,13 @@ i_N, and using the same representation for H_sess keeps the two ranks of Eq. 4 a
 """
 
 import logging
-import os
 import time
 
 from recbole_intent.config import without_cmd_line
-from recbole_intent.data.dataset import SESSION_BENCHMARK_CONFIG
+from recbole_intent.generate.common.backbone import backbone_config
+from recbole_intent.paths import PROPERTIES
 
 logger = logging.getLogger("recbole_intent.generate")
-_PROPERTIES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "properties")
-
-
-def _config_dict(cfg):
-    # The data contract, stated here too so that a dataset without a properties/dataset/<d>.yaml still loads.
-    return {
-        **SESSION_BENCHMARK_CONFIG,  # load_col: the inter files only, never our own .user/.intent output
-        "data_path": cfg["data_path"],
-        "MAX_ITEM_LIST_LENGTH": 20,
-        "train_neg_sample_args": None,
-        "loss_type": "CE",
-        "epochs": int(cfg["warmup_epochs"]),
-        "hidden_size": int(cfg["warmup_hidden_size"]),
-        "inner_size": 4 * int(cfg["warmup_hidden_size"]),
-        "n_layers": int(cfg["warmup_layers"]),
-        "n_heads": int(cfg["warmup_heads"]),
-        "train_batch_size": int(cfg["warmup_batch_size"]),
-        "learning_rate": float(cfg["warmup_learning_rate"]),
-        "seed": int(cfg["seed"]),
-        "reproducibility": True,
-        "show_progress": False,
-        "checkpoint_dir": os.path.join(cfg["cache_dir"], "warmup"),  # fit(saved=False) writes nothing there
-    }
 
 
 def build_recbole(cfg):
@@ -54,7 +31,7 @@ def build_recbole(cfg):
         from recbole_intent.utils import create_dataset, get_model, get_trainer
 
         with without_cmd_line():
-            config = Config(model="SASRec", dataset=cfg["dataset"], config_dict=_config_dict(cfg))
+            config = Config(model="SASRec", dataset=cfg["dataset"], config_dict=backbone_config(cfg))
         return config, create_dataset, get_model, get_trainer
     except ModuleNotFoundError as err:
         if err.name not in ("recbole_intent.config", "recbole_intent.utils"):
@@ -63,10 +40,11 @@ def build_recbole(cfg):
     from recbole.data import create_dataset
     from recbole.utils import get_model, get_trainer
 
-    files = [os.path.join(_PROPERTIES, "overall.yaml"), os.path.join(_PROPERTIES, "dataset", f"{cfg['dataset']}.yaml")]
-    files = [f for f in files if os.path.exists(f)]
+    files = [PROPERTIES / "overall.yaml", PROPERTIES / "dataset" / f"{cfg['dataset']}.yaml"]
+    files = [str(f) for f in files if f.is_file()]
     with without_cmd_line():
-        config = Config(model="SASRec", dataset=cfg["dataset"], config_file_list=files, config_dict=_config_dict(cfg))
+        config = Config(model="SASRec", dataset=cfg["dataset"], config_file_list=files,
+                        config_dict=backbone_config(cfg))
     return config, create_dataset, get_model, get_trainer
 
 
@@ -106,7 +84,7 @@ def uncertainty_inputs(cfg, sessions, batch_size=1024):
 def _scores(cfg, sessions, batch_size, started):
     import torch
 
-    from recbole_intent.generate.selection import prediction_entropy, session_entropy
+    from recbole_intent.generate.pnc.selection import prediction_entropy, session_entropy
 
     model, dataset, config = warm_up(cfg)
     trained = time.perf_counter()

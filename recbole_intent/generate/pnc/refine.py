@@ -7,9 +7,9 @@ the raw title for that item (counted in the report as a refine fallback); an ite
 
 import logging
 
-from recbole_intent.generate import prompts
-from recbole_intent.generate.backends import TransportError
-from recbole_intent.generate.validate import validate_refine
+from recbole_intent.generate.common import prompts
+from recbole_intent.generate.common.backends import TransportError
+from recbole_intent.generate.common.validate import validate_refine
 
 logger = logging.getLogger("recbole_intent.generate")
 

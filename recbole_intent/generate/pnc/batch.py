@@ -23,15 +23,16 @@ import sys
 import time
 from collections import Counter
 
-from recbole_intent.generate import data, refine
-from recbole_intent.generate.backends import Reply, TransportError
-from recbole_intent.generate.cache import ReplyCache, request_key
-from recbole_intent.generate.dry_run import dry_run
-from recbole_intent.generate.gip import init_pool
-from recbole_intent.generate.llm_client import call_key
-from recbole_intent.generate.pnc_loop import Conversation, build_tasks
-from recbole_intent.generate.report import Stats, build_report, print_table, write_report
-from recbole_intent.generate.selection import select_sessions
+from recbole_intent.generate.common import data
+from recbole_intent.generate.common.backends import Reply, TransportError
+from recbole_intent.generate.common.cache import ReplyCache, request_key
+from recbole_intent.generate.common.llm_client import call_key
+from recbole_intent.generate.common.report import Stats, build_report, print_table, write_report
+from recbole_intent.generate.pnc import refine
+from recbole_intent.generate.pnc.dry_run import dry_run
+from recbole_intent.generate.pnc.gip import init_pool
+from recbole_intent.generate.pnc.pnc_loop import Conversation, build_tasks
+from recbole_intent.generate.pnc.selection import select_sessions
 
 logger = logging.getLogger("recbole_intent.generate")
 URL = "/v1/chat/completions"

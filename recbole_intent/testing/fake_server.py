@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from recbole_intent.generate.prompts import DATA_HEADER
+from recbole_intent.generate.common.prompts import DATA_HEADER
 
 
 @dataclass

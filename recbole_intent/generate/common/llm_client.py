@@ -9,8 +9,8 @@ import logging
 import threading
 import time
 
-from recbole_intent.generate.backends import FatalBackendError, Reply, TransportError, as_reply
-from recbole_intent.generate.cache import request_key
+from recbole_intent.generate.common.backends import FatalBackendError, Reply, TransportError, as_reply
+from recbole_intent.generate.common.cache import request_key
 
 logger = logging.getLogger("recbole_intent.generate")
 

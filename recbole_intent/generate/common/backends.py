@@ -158,6 +158,6 @@ def make_backend(cfg):
         return OpenAIBackend(cfg)
     if cfg["backend"] == "offline":
         # Imported by name only when asked for: offline.py is another engineer's module.
-        module = importlib.import_module("recbole_intent.generate.offline")
+        module = importlib.import_module("recbole_intent.generate.pnc.offline")
         return module.OfflineBackend(cfg)
     raise ValueError(f"unknown backend {cfg['backend']!r} (openai | offline)")

@@ -12,16 +12,16 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from recbole_intent.generate import data
-from recbole_intent.generate.backends import FatalBackendError, make_backend
-from recbole_intent.generate.cache import ReplyCache
-from recbole_intent.generate.dry_run import dry_run
-from recbole_intent.generate.gip import init_pool
-from recbole_intent.generate.llm_client import BudgetExhausted, LLMClient
-from recbole_intent.generate.pnc_loop import Outcome, build_tasks, run_pnc
-from recbole_intent.generate.refine import refine_items
-from recbole_intent.generate.report import Stats, build_report, print_table, write_report
-from recbole_intent.generate.selection import select_sessions
+from recbole_intent.generate.common import data
+from recbole_intent.generate.common.backends import FatalBackendError, make_backend
+from recbole_intent.generate.common.cache import ReplyCache
+from recbole_intent.generate.common.llm_client import BudgetExhausted, LLMClient
+from recbole_intent.generate.common.report import Stats, build_report, print_table, write_report
+from recbole_intent.generate.pnc.dry_run import dry_run
+from recbole_intent.generate.pnc.gip import init_pool
+from recbole_intent.generate.pnc.pnc_loop import Outcome, build_tasks, run_pnc
+from recbole_intent.generate.pnc.refine import refine_items
+from recbole_intent.generate.pnc.selection import select_sessions
 
 logger = logging.getLogger("recbole_intent.generate")
 
@@ -47,7 +47,7 @@ def _progress(outcomes, total):
 def run(cfg, argv=None, out=None):
     """Returns the report dict (for --dry_run: the dry-run summary)."""
     if cfg["backend"] == "batch":  # request/response files instead of a connection: its own driver (batch.py)
-        from recbole_intent.generate.batch import run_batch
+        from recbole_intent.generate.pnc.batch import run_batch
 
         return run_batch(cfg, argv, out)
     out = out or sys.stdout

@@ -10,7 +10,7 @@ embeddings (``<dataset>.itememb``) that the +LE variant loads through RecBole's 
 ``additional_feat_suffix: [itememb]``, ``load_col: {..., itememb: [iid, item_emb]}``, ``alias_of_item_id: [..., iid]``,
 ``preload_weight: {iid: item_emb}`` (checked: ``dataset.get_preload_weight("iid")`` is (n_items + 1) x 384).
 
-CLI: ``python -m recbole_intent.generate.text_embed --dataset_dir dataset/beauty --dataset beauty``
+CLI: ``python -m recbole_intent.generate.common.text_embed --dataset_dir dataset/beauty --dataset beauty``
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from recbole_intent.generate.data import write_atomic_text
+from recbole_intent.generate.common.data import write_atomic_text
 
 logger = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ import threading
 import time
 from collections import Counter, defaultdict
 
-from recbole_intent.generate.data import output_file, write_atomic_text
+from recbole_intent.generate.common.data import output_file, write_atomic_text
 
 
 class Stats:
