@@ -71,6 +71,14 @@ RUNS = {
     "veli_llm_le_ce_p05_nointent": ("VELI_SASRec", {"intent_set": "llm", "rec_loss": "ce", "hidden_dropout_prob": 0.5,
                                                     "attn_dropout_prob": 0.5, "use_text_emb": True, "hidden_size": 32,
                                                     "inner_size": 128, "lambda_intent": 0.0, "enrich_mode": "none"}),
+    # Protocol-neutral rows of Table 2 (issue 12): run with --protocol papers|strong, which sets the loss,
+    # dropout and L2 of backbones and intent models alike (properties/protocol/*.yaml)
+    "veli": ("VELI_SASRec", {"intent_set": "llm"}),
+    "veli_nointent": ("VELI_SASRec", {"intent_set": "llm", "lambda_intent": 0.0, "enrich_mode": "none"}),
+    "sprint": ("SPRINT_SASRec", {"intent_set": "llm"}),
+    "veli_le": ("VELI_SASRec", {"intent_set": "llm", "use_text_emb": True, "hidden_size": 32, "inner_size": 128}),
+    "veli_gru4rec": ("VELI_GRU4Rec", {"intent_set": "llm"}),
+    "veli_bert4rec": ("VELI_BERT4Rec", {"intent_set": "llm"}),
     "gru4rec": ("GRU4Rec", {}),
     "veli_gru4rec_llm_ce": ("VELI_GRU4Rec", {"intent_set": "llm", "rec_loss": "ce"}),
     # the same without any intent (lambda_intent = 0, no enrichment): is VELI_GRU4Rec's gain the intents' or the
@@ -112,6 +120,8 @@ def run_one(name, seed, args):
     or rows to a table never retrains a run that already exists (a changed RUNS entry or --extra retrains)."""
     model, overrides = RUNS[name]
     settings = {**overrides, **json.loads(args.extra), "seed": seed}
+    if args.protocol:
+        settings["protocol"] = args.protocol
     path = cache_path(name, seed, args)
     if args.cache and os.path.exists(path):
         with open(path) as f:
@@ -151,6 +161,8 @@ def add_run_args(parser, seeds=(2020,)):
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--extra", default="{}", help="JSON dict of overrides applied to every run")
+    parser.add_argument("--protocol", choices=["papers", "strong"], default=None,
+                        help="training protocol of every run (properties/protocol/<name>.yaml); default: its YAML")
     parser.add_argument("--cache", default=os.path.join(ROOT, "results", "runs"),
                         help="folder of per-run results reused across tables ('' = always train)")
     parser.add_argument("--checkpoint_root", default="/tmp/compare", help="best-on-valid models: <root>/<run>_<seed>")
@@ -206,7 +218,8 @@ def cell(row, metric, n_seeds):
 
 def to_markdown(rows, args, reference):
     head = "| run | model | " + " | ".join(METRICS) + " | epochs | s/epoch |"
-    lines = [f"# {args.dataset}: {', '.join(args.runs)} ({date.today()})", "",
+    protocol = getattr(args, "protocol", None) or "none (each model's YAML)"
+    lines = [f"# {args.dataset}: {', '.join(args.runs)} ({date.today()})", "", f"Protocol: **{protocol}**", "",
              f"Command: `python benchmarks/compare.py {' '.join(sys.argv[1:])}`", "",
              f"Seeds {args.seeds}; {args.threads} torch thread(s) per run, {args.jobs} run(s) at a time on a "
              f"{os.cpu_count()}-core CPU machine; early stopping on valid NDCG@20; test split, full ranking. "
@@ -233,6 +246,7 @@ def main():
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     with open(args.out + ".json", "w") as f:
         json.dump({"date": str(date.today()), "command": "python benchmarks/compare.py " + " ".join(sys.argv[1:]),
+                   "protocol": args.protocol, "seeds": args.seeds, "dataset": args.dataset,
                    "rows": rows, "per_seed": [{"run": n, "seed": s, **r} for (n, s), r in results.items()]}, f,
                   indent=2)
     markdown = to_markdown(rows, args, reference)

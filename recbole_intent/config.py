@@ -2,7 +2,8 @@
 
 Order, later wins: RecBole's own internal files, then ours: ``properties/overall.yaml``,
 ``properties/intent.yaml`` (intent models only), ``properties/model/<Model>.yaml``,
-``properties/dataset/<dataset>.yaml``; then the user's files, dict and command line.
+``properties/dataset/<dataset>.yaml``, ``properties/protocol/<protocol>.yaml`` (``--protocol=papers|strong``); then
+the user's files, dict and command line.
 A VELI model does not inherit its backbone's YAML: its own file repeats what it needs.
 
 For models that read intents, the RecBole loading keys for the intent files are derived here from the model's
@@ -13,6 +14,7 @@ import sys
 from contextlib import contextmanager
 from pathlib import Path
 
+import yaml
 from recbole.config import Config as RecBoleConfig
 
 from recbole_intent.checks import check_device, check_settings, line_of, read_config_file
@@ -50,8 +52,28 @@ class Config(RecBoleConfig):
                 config_dict = self._update_internal_config_dict(file)
                 if file.parent.name == "dataset" and config_dict:
                     self.parameters["Dataset"] += [k for k in config_dict if k not in self.parameters["Dataset"]]
+        self._load_protocol(model_class)
         if "data_path" not in self.external_config_dict and (REPO_DATASETS / dataset).is_dir():
             self.internal_config_dict["data_path"] = str(REPO_DATASETS)
+
+    def _load_protocol(self, model_class):
+        """``protocol: papers | strong`` (command line, config dict or file): properties/protocol/<name>.yaml over the
+        model and dataset files. ``backbone_defaults`` lists keys taken from RecBole's own YAML of the backbone (for
+        ``VELI_SASRec``: SASRec.yaml), so a VELI model and its backbone are regularised alike."""
+        name = self.external_config_dict.get("protocol", self.internal_config_dict.get("protocol"))
+        if not name:
+            return
+        file = PROPERTIES / "protocol" / f"{name}.yaml"
+        if not file.is_file():
+            choices = sorted(p.stem for p in (PROPERTIES / "protocol").glob("*.yaml"))
+            raise ValueError(f"protocol {name!r} is unknown: choose one of {choices} (files in {file.parent})")
+        protocol = self._update_internal_config_dict(file) or {}
+        keys = protocol.get("backbone_defaults") or []
+        backbone = backbone_yaml(model_class)
+        if keys and backbone is not None:
+            with open(backbone, encoding="utf-8") as f:
+                defaults = yaml.load(f.read(), Loader=self.yaml_loader) or {}
+            self.internal_config_dict.update({k: defaults[k] for k in keys if k in defaults})
 
     def _load_config_files(self, file_list):
         """RecBole's, with a one-line error for an unreadable or malformed file; remembers where each key was set."""
@@ -72,6 +94,18 @@ class Config(RecBoleConfig):
         if getattr(self.model_class, "input_intents", False):
             _derive_intent_loading(final)
         return final
+
+
+def backbone_yaml(model_class):
+    """RecBole's YAML file of the first RecBole model class in ``model_class``'s MRO (the class itself for RecBole's
+    models, the backbone for ``VELI_X(IntentEnhanced, X)``), or None."""
+    import recbole
+
+    folder = Path(recbole.__file__).resolve().parent / "properties" / "model"
+    for cls in model_class.__mro__:
+        if cls.__module__.startswith("recbole.model") and (folder / f"{cls.__name__}.yaml").is_file():
+            return folder / f"{cls.__name__}.yaml"
+    return None
 
 
 def _derive_intent_loading(cfg):

@@ -1,6 +1,7 @@
 """Model, trainer and dataset lookup: our package first, then RecBole's (RecBole-GNN's ``get_model`` pattern)."""
 
 import importlib
+import inspect
 
 from recbole.data import create_dataset as recbole_create_dataset
 from recbole.utils import ModelType
@@ -20,6 +21,20 @@ def get_model(model_name):
         return recbole_get_model(model_name)
     except (ValueError, ImportError) as err:  # RecBole's search ends in exlib, which needs lightgbm/xgboost
         raise unknown_model(model_name, err) from None
+
+
+def model_class(config):
+    """The class a run trains: ``get_model``'s, except that a plain RecBole sequential backbone under
+    ``rec_loss: bce`` (the papers' protocol) gets the papers' sampled BCE (``model/sampled_bce.py``)."""
+    cls = get_model(config["model"])
+    if config["rec_loss"] != "bce" or not cls.__module__.startswith("recbole.model.sequential_recommender"):
+        return cls
+    if "item_seq_len" not in inspect.signature(cls.forward).parameters:
+        raise ValueError(f"rec_loss: bce (the papers' protocol) needs a backbone whose forward takes item_seq_len; "
+                         f"{cls.__name__}'s does not: train it with --rec_loss=ce or --protocol=strong")
+    from recbole_intent.model.sampled_bce import with_sampled_bce
+
+    return with_sampled_bce(cls)
 
 
 def get_trainer(model_type, model_name):
