@@ -3,7 +3,7 @@
 Every key that one of our YAML files defines (``properties/overall.yaml``, ``intent.yaml``, ``model/*.yaml``,
 ``dataset/*.yaml``, ``protocol/*.yaml``) has a type: the ``# (type)`` of its comment, else its default's own type. A
 value the user gives (command line, config file, config dict) must have that type, and, for the keys in
-``CHOICES`` / ``RANGES``, a valid value, so ``--lambda_intent=abc`` or ``--enrich_k=-1`` stops before the first
+``choices()`` / ``RANGES``, a valid value, so ``--lambda_intent=abc`` or ``--enrich_k=-1`` stops before the first
 epoch instead of crashing at the first enrichment. A command-line or config-file key that no YAML file defines
 (RecBole's or ours) is most likely misspelt: it gets one warning line, naming the closest known key.
 New keys need no code here: their YAML default gives their type.
@@ -22,13 +22,22 @@ class UserError(ValueError):
     """A mistake in the user's settings or files. The run scripts print it as one line ``error: ...`` (exit 2)."""
 
 
-# Values with a fixed set of meanings (the model code raises on others, but only when it first uses them).
-CHOICES = {
-    "rec_loss": ("bce", "ce"),  # Eq. 12 or RecBole's softmax CE (model/veli.py)
-    "enrich_mode": ("both", "self", "nbr", "none"),  # Eq. 16 and its ablations (model/enrichment.py)
-    "enrich_scope": ("global", "batch"),  # VELI4SBR Eq. 14 / SPRINT Eq. 12
-    "enrich_search": ("exact", "ivf"),
-}
+def choices():
+    """Keys with a fixed set of values, taken from the model code that reads them (which raises on others, but only
+    when it first uses them: enrichment at epoch rho)."""
+    from recbole_intent.model import enrichment, intent_predictor
+
+    return {
+        "rec_loss": ("bce", "ce"),  # Eq. 12 or RecBole's softmax CE (model/veli.py)
+        "enrich_mode": (*enrichment.MODES, "none"),  # Eq. 16, its ablations, or the LLM labels only
+        "enrich_scope": enrichment.SCOPES,  # VELI4SBR Eq. 14 / SPRINT Eq. 12
+        "enrich_search": enrichment.SEARCHES,
+        "intent_fusion_rule": intent_predictor.FUSION_RULES,  # phi (Eq. 11) and our variants
+        "intent_fusion_grad": intent_predictor.FUSION_GRADS,
+        "intent_init": intent_predictor.INITS,
+    }
+
+
 # (low, high, low included, high included); None = unbounded.
 RANGES = {
     "lambda_intent": (0, None, True, False),  # Eq. 17 weights
@@ -54,6 +63,12 @@ RANGES = {
     "attn_dropout_prob": (0, 1, True, False),
     "dropout_prob": (0, 1, True, False),
     "threads": (0, None, True, False),
+    "intent_fusion_factor": (0, None, False, False),
+    "intent_fusion_m": (1, None, True, False),
+    "intent_holdout": (0, 1, True, False),
+    "enrich_memory_mb": (0, None, False, False),
+    "lr_decay_step": (1, None, True, False),
+    "lr_decay_gamma": (0, None, False, False),
 }
 # Keys RecBole sets or reads without a YAML default, and the flags of our run scripts (RecBole's Config also reads
 # those from sys.argv).
@@ -149,8 +164,9 @@ def check_value(key, value, where):
                             f"(defined in {file.parent.name}/{file.name})")
     if value is None:
         return value
-    if key in CHOICES and value not in CHOICES[key]:
-        raise UserError(f"{key}={value!r} ({where}): must be one of {', '.join(map(repr, CHOICES[key]))}")
+    allowed = choices().get(key)
+    if allowed and value not in allowed:
+        raise UserError(f"{key}={value!r} ({where}): must be one of {', '.join(map(repr, allowed))}")
     if key in RANGES and isinstance(value, (int, float)) and not isinstance(value, bool):
         low, high, low_in, high_in = RANGES[key]
         if (value < low if low_in else value <= low) or (high is not None and (value > high if high_in else

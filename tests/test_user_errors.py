@@ -84,6 +84,8 @@ def test_unknown_intent_set_lists_the_sets_and_keeps_the_name_in_the_command(tin
     ("--enrich_mode=al", r"must be one of 'both', 'self', 'nbr', 'none'$"),
     ("--use_text_emb=1", r"expected True or False"),
     ("--enrich_rho=2.5", r"expected an integer"),
+    ("--intent_fusion_rule=top3", r"must be one of 'tau', 'calibrated', 'topm'$"),
+    ("--intent_holdout=1", r"must be in \[0, 1\)$"),
 ])
 def test_intent_keys_are_checked_before_training(tiny, no_training, monkeypatch, arg, message):  # item 12
     cfg, _ = tiny
