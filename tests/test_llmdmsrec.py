@@ -88,3 +88,14 @@ def test_missing_intent_file_names_the_generator(tmp_path):
     cfg, _ = write_tiny_dataset(str(tmp_path), n_sessions=100, intents=False, text_emb_dim=8)
     with pytest.raises(FileNotFoundError, match="recbole_intent.generate.views --method dmsrec"):
         build(LLMDMsRec_SRGNN, cfg)
+
+
+def test_released_sigma_is_an_option(tiny):
+    _, model, train, _, _ = build(LLMDMsRec_SRGNN, tiny, sigma_from="released")
+    assert model.sigma == 0.0  # the released SR-GNN code: con_loss * 0.0
+    _, info = model.calculate_loss(next(iter(train)))
+    assert info.item() == 0.0
+    with pytest.raises(ValueError, match="authors released no LLMDMsRec_GCSAN code"):
+        build(LLMDMsRec_GCSAN, tiny, sigma_from="released")
+    with pytest.raises(ValueError, match="sigma_from must be 'paper' or 'released', got 'papers'"):
+        build(LLMDMsRec_SRGNN, tiny, sigma_from="papers")

@@ -36,11 +36,13 @@ class LLMDMsRec(ViewScoring):
     S = W [G, w E_e + b, w E_l + b] (Eq. 9); L = L_rec + sigma (alpha L_e + beta L_l) (Eq. 10-15)."""
 
     dataset_class = LLMDMsRecDataset
+    # sigma of Eq. 15 in the authors' released code for this backbone (``sigma_from: released``); None: no such code.
+    RELEASED_SIGMA = None
 
     def __init__(self, config, dataset):
         super().__init__(config, dataset)
         d = self.item_embedding.embedding_dim
-        self.alpha, self.beta, self.sigma = config["alpha"], config["beta"], config["sigma"]
+        self.alpha, self.beta, self.sigma = config["alpha"], config["beta"], self._sigma(config)
         text = torch.as_tensor(dataset.get_preload_weight(config["text_emb_id_field"]), dtype=torch.float32)
         self.register_buffer("item_text", text, persistent=False)  # frozen intent (= item) text embeddings
         for field in LLMDMsRecDataset.view_fields:
@@ -50,6 +52,19 @@ class LLMDMsRec(ViewScoring):
         self.fuse = nn.Linear(3 * d, d)  # W of Eq. 9
         for p in (*self.intent_proj.parameters(), *self.fuse.parameters()):
             nn.init.uniform_(p, -1 / math.sqrt(d), 1 / math.sqrt(d))  # SR-GNN's initialisation, as in the released code
+
+    def _sigma(self, config):
+        """The paper's sigma (``sigma_from: paper``, the ``sigma`` key) or the constant the released code multiplies
+        the KL term by for this backbone (``sigma_from: released``)."""
+        source = config["sigma_from"] or "paper"
+        if source not in ("paper", "released"):
+            raise ValueError(f"sigma_from must be 'paper' or 'released', got {source!r}")
+        if source == "paper":
+            return config["sigma"]
+        if self.RELEASED_SIGMA is None:
+            raise ValueError(f"sigma_from=released: the authors released no {type(self).__name__} code; use "
+                             f"sigma_from=paper (sigma={config['sigma']})")
+        return self.RELEASED_SIGMA
 
     def intent_features(self, rows):
         """E_e, E_l (§4.2): mean of the explicit / latent intents' text embeddings. A row with only one kind uses it
@@ -80,7 +95,9 @@ class LLMDMsRec(ViewScoring):
 
 
 class LLMDMsRec_SRGNN(LLMDMsRec, SRGNN):
-    pass
+    # nsswtt/LLM-DMsRec models/SR-GNN/pytorch_code/model.py: ``return scores, con_loss * 0.0`` (its GCE-GNN: 0.7,
+    # SHARE: 0.2, TAGNN: 0.3, MSGIFSR: 0.0), so the released SR-GNN variant trains without the alignment loss.
+    RELEASED_SIGMA = 0.0
 
 
 class LLMDMsRec_GCSAN(LLMDMsRec, GCSAN):
