@@ -46,7 +46,9 @@ def topk_neighbours(h, k, scope="global", batch_size=2048, chunk_size=None, gene
         raise ValueError(f"enrich_search must be one of {SEARCHES}, got {search!r}")
     n = h.size(0)
     width = min(batch_size, n) if scope == "batch" else n
-    chunk_size = chunk_size or rows_per_chunk(memory_bytes, 2 * width * h.element_size() + k * 16)
+    members = width * h.size(1) * h.element_size() if scope == "batch" else 0  # the batch's own copy of h
+    chunk_size = chunk_size or rows_per_chunk((memory_bytes or DEFAULT_MEMORY_BYTES) - members,
+                                              2 * width * h.element_size() + k * 16)
     if scope == "batch":
         return _batch_neighbours(h, k, batch_size, generator, chunk_size)
     if search == "ivf" and n > ivf_min_sessions:  # small sets: the exact search is as fast

@@ -35,6 +35,12 @@ class _ProjectedText(nn.Module):
         return torch.where((ids >= n).unsqueeze(-1), self.id_embedding(ids), out)  # no host sync on ``any()``
 
 
+def next_item_bce(pos_score, neg_score):
+    """L_rec (Eq. 12): -[log sigmoid(s_pos) + sum_neg log sigmoid(-s_neg)], averaged over the batch instead of summed
+    (same optimum; keeps RecBole's learning rates). ``neg_score`` [B, 2]: the random and the hard negative."""
+    return -(F.logsigmoid(pos_score) + F.logsigmoid(-neg_score).sum(-1)).mean()
+
+
 class IntentEnhanced:
     input_intents = True  # tells Config / create_dataset to load the intent files
 
@@ -143,12 +149,11 @@ class IntentEnhanced:
         if self.rec_loss == "ce":
             rec = F.cross_entropy(h_tilde @ self.item_vectors().t(), pos)
         else:
-            # Eq. 12, averaged over the batch instead of summed (same optimum; keeps RecBole's learning rates).
             hard = interaction[self.hard_negative_field] if self.hard_negative_field in interaction else None  # noqa: SIM401
             neg = self.sample_negatives(pos, hard)
             pos_score = (h_tilde * self.item_vectors(pos)).sum(-1)
             neg_score = (h_tilde.unsqueeze(1) * self.item_vectors(neg)).sum(-1)
-            rec = -(F.logsigmoid(pos_score) + F.logsigmoid(-neg_score).sum(-1)).mean()
+            rec = next_item_bce(pos_score, neg_score)
         labels, weight = self.intent_labels.batch(interaction[self.USER_ID])
         l_intent = intent_bce(logits, labels, weight)
         l_ortho = self.intent_predictor.orthogonality_loss()
@@ -170,7 +175,10 @@ class IntentEnhanced:
         dim = self.intent_predictor.intent_embedding.embedding_dim
         h = torch.empty(rows.numel(), dim, device=rows.device)
         y_hat = torch.empty(rows.numel(), n_intents, device=rows.device)
-        batch = min(self.enrich_batch_size, rows_per_chunk(self.enrich_memory, 8 * (n_intents + dim)))
+        # per session: its y_hat and h rows twice, plus ~16 [L, d] activations alive at once in the backbone's
+        # forward (an estimate; tests/test_intents_memory.py measures the whole enrichment against the budget)
+        per_row = 4 * (2 * n_intents + 2 * dim + 16 * self.session_seq.size(1) * dim)
+        batch = min(self.enrich_batch_size, rows_per_chunk(self.enrich_memory, per_row))
         for start in range(0, rows.numel(), batch):
             part = rows[start:start + batch]
             h[start:start + batch] = self.session_representation(self.session_seq[part], self.session_len[part])
