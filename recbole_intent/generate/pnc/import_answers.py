@@ -14,6 +14,10 @@ Writes ``<data_path>/<dataset>/<intent_set>/<dataset>.intent`` and ``.user`` (at
 ``--first_try`` builds the "no P&C loop" ablation (VELI4SBR Table 4, SPRINT Table 5 (B)) from the same answers: every
 matched session keeps the intents of its FIRST try, whether that try predicted the held-out item or not, and no hard
 negatives (they are a product of the loop's corrections).
+
+``--sessions FILE`` keeps only the answers of the sessions listed in the first column of FILE (an atomic file with a
+header, e.g. another intent set's ``<dataset>.user``): the set ``llm_sel`` takes the real answers of the sessions our
+uncertainty selection chose for the default set (SPRINT's setting with real answers).
 """
 
 import argparse
@@ -40,9 +44,13 @@ def training_sessions(folder, dataset):
     return sessions
 
 
-def import_answers(data_path, dataset, answers_path, pool_path, intent_set, first_try=False):
+def import_answers(data_path, dataset, answers_path, pool_path, intent_set, first_try=False, sessions_path=None):
     folder = os.path.join(data_path, dataset)
     sessions = training_sessions(folder, dataset)
+    chosen = None
+    if sessions_path:
+        with open(sessions_path, encoding="utf-8") as f:
+            chosen = {line.split("\t", 1)[0].strip() for line in list(f)[1:] if line.strip()}
     all_items = {item for items in sessions.values() for item in items}
     for split in ("valid", "test"):
         rows = read_atomic(os.path.join(folder, f"{dataset}.{split}.inter"), {"item_id_list": "token_seq",
@@ -53,7 +61,8 @@ def import_answers(data_path, dataset, answers_path, pool_path, intent_set, firs
         pool = [" ".join(line.split()) for line in f if line.strip()]
     pool_index = {normalise(name): i for i, name in enumerate(pool)}
     report = {"answers": 0, "matched": 0, "not_a_training_session": 0, "items_disagree": 0, "accepted": 0,
-              "failed": 0, "hard_negatives": 0, "hard_negatives_dropped": 0, "pool_file": len(pool), "pool_added": 0}
+              "failed": 0, "hard_negatives": 0, "hard_negatives_dropped": 0, "pool_file": len(pool), "pool_added": 0,
+              "not_listed": 0}
     user_rows = []
     with open(answers_path, encoding="utf-8") as f:
         for line in f:
@@ -62,6 +71,9 @@ def import_answers(data_path, dataset, answers_path, pool_path, intent_set, firs
             answer = json.loads(line)
             report["answers"] += 1
             sid = f"{answer['reviewerID']}_{answer['timestamp']}_{answer['segment']}"
+            if chosen is not None and sid not in chosen:
+                report["not_listed"] += 1
+                continue
             if sid not in sessions:
                 report["not_a_training_session"] += 1
                 continue
@@ -94,6 +106,10 @@ def import_answers(data_path, dataset, answers_path, pool_path, intent_set, firs
     report["pool_size"] = len(pool)
     report["sources"] = {"answers": os.path.basename(answers_path), "pool": os.path.basename(pool_path)}
     report["first_try"] = first_try
+    if chosen is not None:
+        report["sources"]["sessions"] = os.path.basename(sessions_path)
+        report["listed_without_answer"] = len(chosen) - report["matched"] - report["items_disagree"] \
+            - report["not_a_training_session"]
     with open(os.path.join(out, f"{dataset}.import_report.json"), "w", encoding="utf-8") as f:
         json.dump(report, f, indent=2)
     return report
@@ -108,7 +124,9 @@ def main(argv=None):  # the entry point is generate/import_answers.py
     parser.add_argument("--pool", required=True, help="the Global Intent Pool, one intent a line")
     parser.add_argument("--intent_set", default="llm", help="subfolder of the dataset to write into ('' = the dataset)")
     parser.add_argument("--first_try", action="store_true", help="the no-P&C ablation: first-try intents, unvalidated")
+    parser.add_argument("--sessions", default=None, help="keep only the sessions in this file's first column")
     args = parser.parse_args(argv)
-    report = import_answers(args.data_path, args.dataset, args.answers, args.pool, args.intent_set, args.first_try)
+    report = import_answers(args.data_path, args.dataset, args.answers, args.pool, args.intent_set, args.first_try,
+                            args.sessions)
     print(json.dumps(report, indent=2))
     return 0
