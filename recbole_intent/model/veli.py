@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from recbole_intent.model.distributed import encode_sharded, enrichment_generator
 from recbole_intent.model.enrichment import rows_per_chunk, topk_neighbours
 from recbole_intent.model.intent_labels import IntentLabels, fusion_stats
 from recbole_intent.model.intent_predictor import IntentPredictor, intent_bce
@@ -55,6 +56,7 @@ class IntentEnhanced:
         self.enrich_keep_llm_labels = config["enrich_keep_llm_labels"]
         self.enrich_search, self.enrich_nprobe = config["enrich_search"], config["enrich_nprobe"]
         self.enrich_batch_size = config["train_batch_size"]
+        self.enrich_seed = config["seed"]  # enrichment's random choices: the same on every rank (model/distributed.py)
         self.enrich_memory = float(config["enrich_memory_mb"]) * 2**20
         if not self.enrich_memory > 0:
             raise ValueError(f"enrich_memory_mb must be > 0, got {config['enrich_memory_mb']!r}")
@@ -191,10 +193,12 @@ class IntentEnhanced:
         temporaries within ``enrich_memory_mb``."""
         was_training = self.training
         self.eval()
-        h, y_hat = self.encode_sessions()
+        # under several ranks each encodes its share and one all_gather assembles the rest (model/distributed.py)
+        h, y_hat = encode_sharded(self.encode_sessions, self.session_ids.numel(), self.enrich_batch_size)
         idx, sim = topk_neighbours(h, self.enrich_k, self.enrich_scope, batch_size=self.enrich_batch_size,
                                    search=self.enrich_search, nprobe=self.enrich_nprobe,
-                                   memory_bytes=self.enrich_memory)
+                                   memory_bytes=self.enrich_memory,
+                                   generator=enrichment_generator(self.enrich_seed, epoch))
         # Eq. 16 replaces every session's labels, the LLM's own included (the papers' reading; VELI4SBR); keeping
         # the validated LLM labels and enriching only the rest is ``enrich_keep_llm_labels`` (SPRINT's text).
         self.intent_labels.enrich(y_hat, idx, sim, self.enrich_mode, self.enrich_keep_llm_labels,
