@@ -12,10 +12,10 @@ from recbole_intent.generate.pnc.import_answers import import_answers
 def test_sessions_file_keeps_only_the_listed_sessions_answers(tmp_path):
     folder = tmp_path / "mini"
     folder.mkdir()
-    train = {"R1_100_0": ["a", "b", "c"], "R2_100_0": ["b", "c", "d"], "R3_200_1": ["a", "d", "e"]}
-    _write_split(folder, "train", train)
-    _write_split(folder, "valid", {"R4_300_0": ["c", "d", "x"]})
-    _write_split(folder, "test", {"R5_400_0": ["a", "b", "e"]})
+    splits = {"train": {"R1_100_0": ["a", "b", "c"], "R2_100_0": ["b", "c", "d"], "R3_200_1": ["a", "d", "e"]},
+              "valid": {"R4_300_0": ["c", "d", "x"]}, "test": {}}
+    for split, sessions in splits.items():
+        _write_split(folder, split, sessions)
     (tmp_path / "pool.txt").write_text("anti-aging\nfragrance free\n")
     rows = [_answer("R1", 100, 0, ["a", "b", "c"], ["anti-aging"]),
             _answer("R2", 100, 0, ["b", "c", "d"], ["fragrance free"]),
