@@ -22,6 +22,7 @@ from recbole_intent.data.view_files import VIEW_FIELDS, VIEW_KEY, row_key
 from recbole_intent.generate.common import data, settings, text_embed, validate
 from recbole_intent.generate.common.backends import FatalBackendError, Reply, TransportError
 from recbole_intent.generate.common.llm_client import BudgetExhausted
+from recbole_intent.generate.views.dmsrec_example import one_shot_text
 
 logger = logging.getLogger("recbole_intent.generate")
 VIEW_DEFAULTS = {
@@ -33,7 +34,8 @@ VIEW_DEFAULTS = {
     "dmsrec_backbone_epochs": 10,
     "dmsrec_max_intents": 10,  # answers naming more candidates are a failed try
     "offline_dmsrec_intents": 3,  # offline backend: candidates it picks per row
-    "max_answer_chars": 300,
+    "max_answer_chars": 300,  # longer names fail, unless they are an item's own title (some catalogue titles are)
+    "dmsrec_one_shot": False,  # the released system prompt's one-shot example (dmsrec_example.py); Prompt 1 has none
 }
 LLM4SBR_SYSTEM = (  # paper 002 §4.1.1 (Fig. 2 and the released prompt), the view qualifier in {view}
     "You are a session-based recommender for {domain} e-commerce. The user message holds a JSON data object: the "
@@ -89,14 +91,31 @@ def llm4sbr_messages(cfg, items, titles, view):
     return [{"role": "system", "content": system}, _data_message({"clicked_items_in_order": clicks})]
 
 
-def dmsrec_messages(items, candidates, titles):
+def dmsrec_system(one_shot=False):
+    """Prompt 1; with ``one_shot`` the released code's example follows the requirements, as in its system_prompt.txt
+    (before our data-handling and output lines, which the correcting turn of ``ask`` quotes)."""
+    if not one_shot:
+        return DMSREC_SYSTEM
+    requirements, rest = DMSREC_SYSTEM.split("\nThe clicked items", 1)
+    return f"{requirements}{one_shot_text()}\n\nThe clicked items{rest}"
+
+
+def dmsrec_messages(items, candidates, titles, one_shot=False):
     clicks = [f"{titles.get(i, '')}_{i}" for i in items]  # "name_id", as in Prompt 2
     obj = {"clicked_items_in_order": clicks, "candidate_item_set": [titles.get(c, "") or c for c in candidates]}
-    return [{"role": "system", "content": DMSREC_SYSTEM}, _data_message(obj)]
+    return [{"role": "system", "content": dmsrec_system(one_shot)}, _data_message(obj)]
 
 
-def check_answer(text, messages, key, cfg):
-    """(names, None) or (None, reason). JSON ``{key: ...}``, or the papers' own plain-text answer."""
+def long_title_keys(titles, cfg):
+    """Keys (``validate.intent_key``) of the item titles longer than ``max_answer_chars``: an answer naming such an
+    item exactly is valid. Without this a long-titled item could never be named, and how often one is named depends on
+    the rows (on beauty's old split 10.2 % of test rows failed against 0.25 % of training rows)."""
+    return frozenset(validate.intent_key(t) for t in titles.values() if len(t) > int(cfg["max_answer_chars"]))
+
+
+def check_answer(text, messages, key, cfg, long_titles=frozenset()):
+    """(names, None) or (None, reason). JSON ``{key: ...}``, or the papers' own plain-text answer. A name longer
+    than ``max_answer_chars`` fails unless its key is in ``long_titles`` (``long_title_keys``)."""
     obj, reason = validate.parse_json_object(text, messages)
     if reason == "echo":
         return None, "echo"
@@ -108,20 +127,20 @@ def check_answer(text, messages, key, cfg):
     names = list(dict.fromkeys(n for n in (validate.clean_name(v) for v in value) if n))
     if not names:
         return None, "empty_answer"
-    if any(len(n) > int(cfg["max_answer_chars"]) for n in names):
+    if any(len(n) > int(cfg["max_answer_chars"]) and validate.intent_key(n) not in long_titles for n in names):
         return None, "answer_too_long"
     if len(names) > (int(cfg["dmsrec_max_intents"]) if key == "intents" else 1):
         return None, "too_many_intents" if key == "intents" else "bad_schema"
     return names, None
 
 
-def ask(client, task, payload, messages, key, cfg, stats):
+def ask(client, task, payload, messages, key, cfg, stats, long_titles=frozenset()):
     """Up to max_tries calls -> the validated names or None; an invalid answer gets a correcting turn (as in P&C)."""
     reasons = []
     for _ in range(int(cfg["max_tries"])):
         try:
             reply = client.call(task, {**payload, "failed_tries": list(reasons)}, messages)
-            names, reason = check_answer(reply.text, messages, key, cfg)
+            names, reason = check_answer(reply.text, messages, key, cfg, long_titles)
         except TransportError:
             names, reason, reply = None, "transport", None
         if reason is None:
@@ -202,7 +221,7 @@ def run(cfg, encoder=None, backend=None, out=None):
     if cfg["dry_run"]:
         for row in rows[: int(cfg["dry_run_show"])]:
             msgs = (llm4sbr_messages(cfg, row.items, titles, "long") if method == "llm4sbr"
-                    else dmsrec_messages(row.items, ["<the backbone's top-K items>"], titles))
+                    else dmsrec_messages(row.items, ["<the backbone's top-K items>"], titles, cfg["dmsrec_one_shot"]))
             print(f"===== {row.key} ({row.split}) =====\n{render(msgs)}\n", file=out or sys.stdout)
         print(f"dry run: {len(rows)} rows of train/valid/test need {calls}..{calls * int(cfg['max_tries'])} calls "
               "(cached ones included); no call was made.", file=out or sys.stdout)
@@ -210,6 +229,7 @@ def run(cfg, encoder=None, backend=None, out=None):
     encoder = encoder or text_embed.TextEncoder(device=str(cfg.get("offline_device") or "cpu"))
     ids, mat = item_table(cfg, encoder, universe)
     stats, cache, stop, stop_reason = Stats(), ReplyCache(cfg["cache_dir"]), threading.Event(), []
+    long_titles = long_title_keys(titles, cfg)
 
     def work(row):  # None: unprocessed (no line; rerun to resume); empty: no valid answer
         if stop.is_set():
@@ -219,12 +239,13 @@ def run(cfg, encoder=None, backend=None, out=None):
             if method == "dmsrec":
                 cands = candidates[row.key]
                 pay = {"session": session, "candidates": [{"id": c, "title": titles.get(c, "")} for c in cands]}
-                names = ask(client, "dmsrec", pay, dmsrec_messages(row.items, cands, titles), "intents", cfg, stats)
+                msgs = dmsrec_messages(row.items, cands, titles, cfg["dmsrec_one_shot"])
+                names = ask(client, "dmsrec", pay, msgs, "intents", cfg, stats, long_titles)
                 return resolve(names, cands, row.items, titles, encoder, ids, mat, stats) if names else []
             views = {}
             for view in ("long", "short"):
                 msgs = llm4sbr_messages(cfg, row.items, titles, view)
-                names = ask(client, f"llm4sbr_{view}", {"session": session}, msgs, "item", cfg, stats)
+                names = ask(client, f"llm4sbr_{view}", {"session": session}, msgs, "item", cfg, stats, long_titles)
                 if names:  # Eq. 4: cosine of the answer's embedding to every item's; the top-k are kept, best first
                     sims = mat @ encoder.encode(names)[0]
                     views[view] = [(ids[i], float(sims[i])) for i in np.argsort(-sims, kind="stable")[:k]]
