@@ -189,3 +189,27 @@ def test_offline_backend_never_answers_a_title_longer_than_the_validation_allows
     names = answer["intents"].split("; ")
     assert "short name" in names and set(names) - {"short name"} <= {"b", "c"}  # long titles -> exact ids
     assert views.check_answer(json.dumps(answer), [], "intents", dict(views.VIEW_DEFAULTS, max_answer_chars=20))[0]
+
+
+def test_a_long_answer_is_valid_when_it_is_an_items_own_title():
+    cfg = {"max_answer_chars": 20, "dmsrec_max_intents": 3}
+    titles = {"a": "short name", "b": "a very long product title that goes on"}
+    long_titles = views.long_title_keys(titles, cfg)
+    assert long_titles == {"a very long product title that goes on"}
+    answer = '{"intents": "short name; A Very Long Product Title, that goes on."}'
+    assert views.check_answer(answer, [], "intents", cfg) == (None, "answer_too_long")  # 38 > 20 characters
+    assert views.check_answer(answer, [], "intents", cfg, long_titles)[0] == [
+        "short name", "A Very Long Product Title, that goes on"]
+    rambling = '{"item": "a very long product title that goes on and on"}'
+    assert views.check_answer(rambling, [], "item", cfg, long_titles) == (None, "answer_too_long")
+
+
+def test_dmsrec_one_shot_example_is_the_released_one_and_keeps_the_output_format():
+    plain, shot = views.dmsrec_system(), views.dmsrec_system(one_shot=True)
+    assert "Example" not in plain and shot.count("Example:\nInput:\n") == 1
+    assert shot.index("3. Note that the number") < shot.index("Example:") < shot.index("The clicked items")
+    assert len(json.loads(shot.split("Data (JSON):\n", 1)[1].split("\nOutput:")[0])["candidate_item_set"]) == 50
+    assert '{"intents": "MoroccanOil Hydrating Styling Cream, 10.2-Ounce Bottle; Olay Definity 14-Day Skin ' in shot
+    assert shot.rsplit("Output exactly one", 1)[-1] == plain.rsplit("Output exactly one", 1)[-1]  # ask's retry turn
+    system, _ = views.dmsrec_messages(("i1",), ["i1"], {"i1": "x"}, one_shot=True)
+    assert system["content"] == shot
