@@ -15,6 +15,8 @@ import threading
 import time
 from dataclasses import dataclass
 
+from recbole_intent.generate.common.scrub import register_secret, scrub
+
 logger = logging.getLogger("recbole_intent.generate")
 
 
@@ -31,6 +33,31 @@ class TransportError(Exception):
 
 class FatalBackendError(Exception):
     """Credentials or model rejected (401/403/404): every further call would fail the same way, so the run stops."""
+
+
+class ServerUnreachable(Exception):
+    """Every try of a call the run cannot do without (the pool, P2) ended in a transport failure: the run stops
+    (exit 3, rerun to resume) and the message names the cause (connection refused, timeout, name resolution)."""
+
+
+def transport_cause(err):
+    """What went wrong below the SDK, in words: the innermost exception of ``err``'s chain (httpx's ConnectError
+    "[Errno 111] Connection refused", a DNS failure, a read timeout)."""
+    inner, seen = err, set()
+    while (nxt := inner.__cause__ or inner.__context__) is not None and id(nxt) not in seen:
+        seen.add(id(inner))
+        inner = nxt
+    text = " ".join(str(inner).split()) or type(inner).__name__
+    low = text.lower()
+    if "refused" in low:
+        kind = "connection refused"
+    elif "name or service" in low or "nodename" in low or "name resolution" in low or "getaddrinfo" in low:
+        kind = "name resolution failed"
+    elif "timed out" in low or "timeout" in low or "Timeout" in type(err).__name__:
+        kind = "timeout"
+    else:
+        kind = type(err).__name__
+    return kind if text.lower() == kind else f"{kind} ({text[:200]})"
 
 
 def as_reply(value):
@@ -79,9 +106,13 @@ class OpenAIBackend:
         env = cfg["api_key_env"]
         if not os.environ.get(env):
             raise FatalBackendError(f"environment variable {env} is not set (the API key is read from it)")
-        self.client = openai.OpenAI(
-            base_url=cfg.get("base_url") or None, api_key=os.environ[env], timeout=float(cfg["timeout"]), max_retries=0
-        )
+        register_secret(os.environ[env])  # scrubbed from everything written (scrub.py)
+        try:
+            self.client = openai.OpenAI(base_url=cfg.get("base_url") or None, api_key=os.environ[env],
+                                        timeout=float(cfg["timeout"]), max_retries=0)
+        except Exception as err:  # e.g. httpx.InvalidURL: a setting, reported as one line (exit 2)
+            raise ValueError(f"--base_url {cfg.get('base_url')!r}: {type(err).__name__}: {err}") from None
+        self.base_url = str(self.client.base_url)
         self.model = cfg["llm_model"]
         self.temperature = cfg.get("temperature")
         self.max_retries = int(cfg["max_retries"])
@@ -126,7 +157,7 @@ class OpenAIBackend:
                 usage = getattr(resp, "usage", None)
                 text = resp.choices[0].message.content if resp.choices else ""
                 return Reply(
-                    text or "",
+                    scrub(text or ""),  # a server that echoes the API key must not get it into the cache
                     int(getattr(usage, "prompt_tokens", 0) or 0),
                     int(getattr(usage, "completion_tokens", 0) or 0),
                 )
@@ -135,11 +166,11 @@ class OpenAIBackend:
             except oa.APIStatusError as err:
                 retriable = err.status_code in (408, 409, 429) or err.status_code >= 500
                 if not retriable or attempt >= self.max_retries:
-                    raise TransportError(f"HTTP {err.status_code}") from None
+                    raise TransportError(scrub(f"HTTP {err.status_code} ({err.message})"[:300])) from None
                 delay = self._backoff(attempt, err)
             except (oa.APITimeoutError, oa.APIConnectionError) as err:  # timeout is a subclass of connection error
                 if attempt >= self.max_retries:
-                    raise TransportError(type(err).__name__) from None
+                    raise TransportError(f"{transport_cause(err)} at {self.base_url}") from None
                 delay = self._backoff(attempt, err)
             except (oa.APIError, ValueError, AttributeError, TypeError, IndexError, KeyError) as err:
                 # A 200 whose body is no chat completion (a proxy's error page, cut JSON): the server's fault, so

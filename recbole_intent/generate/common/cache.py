@@ -12,6 +12,8 @@ import json
 import os
 import threading
 
+from recbole_intent.generate.common.scrub import scrub
+
 CACHE_FILE = "llm_calls.jsonl"
 
 
@@ -53,7 +55,7 @@ class ReplyCache:
             return self._entries.get(key)
 
     def put(self, key, record):
-        record = {"key": key, **record}
+        record = {"key": key, **{k: scrub(v) for k, v in record.items()}}  # a server may echo the API key
         line = json.dumps(record, ensure_ascii=False) + "\n"
         with self._lock:
             if self._fh is None:

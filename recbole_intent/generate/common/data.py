@@ -9,6 +9,8 @@ import os
 import tempfile
 from dataclasses import dataclass
 
+from recbole_intent.generate.common.scrub import scrub
+
 
 @dataclass(frozen=True)
 class Session:
@@ -74,7 +76,7 @@ def write_atomic_text(path, text):
     fd, tmp = tempfile.mkstemp(prefix=os.path.basename(path) + ".", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
+            fh.write(scrub(text))  # never the API key's value, even if a server echoed it (scrub.py)
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, 0o644)  # mkstemp creates 0600; these are plain dataset files

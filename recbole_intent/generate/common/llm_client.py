@@ -30,13 +30,18 @@ class BudgetExhausted(Exception):
     """--max_calls reached: no new (uncached) call is made; cached answers are still served."""
 
 
+class Interrupted(BudgetExhausted):
+    """Ctrl-C: like a spent budget, no new call starts (the calls in flight finish and are cached)."""
+
+
 class LLMClient:
-    def __init__(self, backend, cache, cfg, stats):
+    def __init__(self, backend, cache, cfg, stats, halt=None):
         self.backend = backend
         self.cache = cache
         self.stats = stats
         self.max_calls = cfg.get("max_calls")
         self.cfg = cfg
+        self.halt = halt or threading.Event()  # set by Ctrl-C (runner.py)
         self._lock = threading.Lock()
         self.calls_started = 0
         self._in_flight = 0
@@ -44,6 +49,8 @@ class LLMClient:
 
     def _enter(self):
         with self._lock:
+            if self.halt.is_set():
+                raise Interrupted("Ctrl-C: no new call was started; the answers in flight were cached")
             if self.max_calls is not None and self.calls_started >= self.max_calls:
                 raise BudgetExhausted(f"--max_calls {self.max_calls} reached")
             self.calls_started += 1

@@ -6,13 +6,16 @@ the run report.
 """
 
 import argparse
+import difflib
 import logging
 import os
 import sys
+import urllib.parse
 import warnings
 
 import yaml
 
+from recbole_intent.checks import UserError, line_of, read_config_file
 from recbole_intent.paths import PROPERTIES
 
 DEFAULTS_FILE = PROPERTIES / "generate.yaml"
@@ -63,9 +66,63 @@ def build_parser(defaults):
     return parser
 
 
+def _kind(key, default):
+    """The type a value of ``key`` must have: its YAML default's (a None default: ``_NONE_DEFAULT_TYPES``)."""
+    if default is None:
+        return _NONE_DEFAULT_TYPES.get(key, str)
+    return type(default)
+
+
+def check_setting(key, value, default, where):
+    """``value`` for ``key`` as a --flag would parse it, or a ``UserError`` naming ``where`` (file:line), the key and
+    the value: a config file may not hold ``max_tries: [1]`` or ``backend: bogus``."""
+    kind = _kind(key, default)
+    if value is None and default is None:
+        return None
+    if kind is str and type(value) in (int, float):
+        value = str(value)  # e.g. intent_set: 2024
+    if kind is float and type(value) is int:
+        value = float(value)
+    if type(value) is not kind:
+        raise UserError(f"{where}: {key}: {value!r} is not {kind.__name__} (default: {default!r})")
+    if key in CHOICES and value not in CHOICES[key]:
+        raise UserError(f"{where}: {key}: {value!r} is not one of {', '.join(CHOICES[key])}")
+    return value
+
+
+def read_config_files(paths, defaults):
+    """The ``--config_files`` layered in order, every key known and every value checked (``check_setting``)."""
+    cfg = {}
+    for path in paths:
+        for key, value in read_config_file(path, yaml.SafeLoader).items():
+            if key not in defaults:
+                close = difflib.get_close_matches(str(key), defaults, n=1, cutoff=0.75)
+                raise UserError(f"{line_of(path, key)}: unknown key {key!r}"
+                                f"{f' (did you mean {close[0]}?)' if close else ''}; the keys are --flags' names")
+            cfg[key] = check_setting(key, value, defaults[key], line_of(path, key))
+    return cfg
+
+
+def _check_url(url):
+    """--base_url must be an http(s) URL that parses (the SDK would raise its own InvalidURL, with a traceback, only
+    once the selection and its warm-up training are done)."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError for a port that is not a number)
+    except ValueError as err:
+        raise UserError(f"--base_url {url!r} is not a valid URL ({err})") from None
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UserError(f"--base_url {url!r} is not a valid URL (expected e.g. http://127.0.0.1:8000/v1)")
+
+
 def resolve(cfg):
     """Fill derived values and check ranges (raises ValueError with a readable message)."""
     cfg = dict(cfg)
+    for key, allowed in CHOICES.items():
+        if cfg.get(key) not in allowed:
+            raise UserError(f"--{key} {cfg.get(key)!r} is not one of {', '.join(allowed)}")
+    if cfg.get("base_url"):
+        _check_url(cfg["base_url"])
     if not cfg.get("cache_dir"):
         cfg["cache_dir"] = os.path.join(cfg["data_path"], cfg["dataset"], ".generate_cache")
     if cfg.get("backend") == "batch" and not cfg.get("batch_dir"):  # batch.py: where the request/response files go
@@ -84,9 +141,7 @@ def make_config(argv=None, overrides=None):
     """Defaults < --config_files < CLI flags < ``overrides`` (a dict, used by tests and the benchmark)."""
     cfg = load_defaults()
     args = build_parser(cfg).parse_args([] if argv is None else argv)
-    for path in args.config_files:
-        with open(path, encoding="utf-8") as fh:
-            cfg.update(yaml.safe_load(fh) or {})
+    cfg.update(read_config_files(args.config_files, cfg))
     for key, value in vars(args).items():
         if key != "config_files" and value is not None:
             cfg[key] = value
@@ -106,4 +161,7 @@ def run_cli(job):
     except (ValueError, FileNotFoundError, RuntimeError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # before the first call (selection) or a second Ctrl-C: every answer is in the cache
+        print("stopped: Ctrl-C (rerun the same command to resume)", file=sys.stderr)
+        return 3
     return 3 if report.get("status") == "stopped" else 0

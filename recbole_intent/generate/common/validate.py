@@ -34,8 +34,18 @@ def clean_name(name):
     text = unicodedata.normalize("NFKC", str(name))
     text = " ".join("".join(ch if ch.isprintable() else " " for ch in text).split())
     previous = None
-    while text != previous:  # e.g. '"Lip care".' -> 'Lip care'
-        previous, text = text, text.strip().strip("\"'`").rstrip(".,;:")
+    while text != previous:  # e.g. '"Lip care".' -> 'Lip care', but '"Quoted" glow' keeps its quotes
+        previous, text = text, _unquote(text.strip().rstrip(".,;:").strip())
+    return text
+
+
+def _unquote(text):
+    """Drop a quote pair around the whole text (not '"a" and "b"'), or a stray quote at one end with no partner."""
+    if len(text) >= 2 and text[0] == text[-1] and text[0] in "\"'`" and text[0] not in text[1:-1]:
+        return text[1:-1]
+    for quote in "\"'`":
+        if text.count(quote) == 1 and (text.startswith(quote) or text.endswith(quote)):
+            return text.replace(quote, "")
     return text
 
 

@@ -11,7 +11,7 @@ import threading
 from dataclasses import dataclass
 
 from recbole_intent.generate.common import prompts
-from recbole_intent.generate.common.backends import TransportError
+from recbole_intent.generate.common.backends import ServerUnreachable, TransportError
 from recbole_intent.generate.common.validate import check_intent, intent_key, validate_pool
 
 logger = logging.getLogger("recbole_intent.generate")
@@ -78,12 +78,13 @@ def init_pool(cfg, client, stats, titles=()):
     messages = prompts.pool_messages(cfg)
     # titles/n are for backends that build the pool from the catalogue (offline.py); P2 itself asks only the domain.
     payload = {"domain": cfg["domain"], "titles": list(titles), "n": int(cfg["pool_n"])}
-    reason = None
+    reason, transport = None, []
     for _ in range(int(cfg["max_tries"])):
         try:
             reply = client.call("pool", payload, messages)
-        except TransportError:
+        except TransportError as err:
             stats.count("pool_failures", "transport")
+            transport.append(str(err))
             continue
         names, reason, dropped = validate_pool(reply.text, messages, cfg)
         if dropped:
@@ -95,4 +96,8 @@ def init_pool(cfg, client, stats, titles=()):
             {"role": "assistant", "content": reply.text[:4000]},
             {"role": "user", "content": f'Invalid answer ({reason}). Output one JSON object {{"intents": [...]}}.'},
         ]
-    raise RuntimeError(f"could not initialise the global intent pool after {cfg['max_tries']} tries (last: {reason})")
+    if len(transport) == int(cfg["max_tries"]):  # the server, not the answers: rerun when it is back (exit 3)
+        raise ServerUnreachable(f"the global intent pool (P2): all {len(transport)} tries failed in transport, the "
+                                f"last with {transport[-1]}")
+    raise RuntimeError(f"could not initialise the global intent pool after {cfg['max_tries']} tries (last invalid "
+                       f"answer: {reason})")

@@ -1,19 +1,22 @@
 """Stage 1 end to end: select sessions, refine items (P1), initialise the pool (P2), run the P&C loop (P3), write
 ``<d>.intent``, ``<d>.user`` and ``<d>.generate_report.json``.
 
-Stopping early (--max_calls reached, or the backend rejects the credentials/model): sessions not finished are
+Stopping early (--max_calls reached, Ctrl-C, the server unreachable while the pool is built, or the backend rejects
+the credentials/model): sessions not finished are
 ``unprocessed``: they get no ``.user`` row (exactly as if not selected) and are listed in the report; rerunning with
 a larger budget resumes from the cache. If the stop comes before the pool exists, only the report is written.
 """
 
+import contextlib
 import logging
+import signal
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 from recbole_intent.generate.common import data
-from recbole_intent.generate.common.backends import FatalBackendError, make_backend
+from recbole_intent.generate.common.backends import FatalBackendError, ServerUnreachable, make_backend
 from recbole_intent.generate.common.cache import ReplyCache
 from recbole_intent.generate.common.llm_client import BudgetExhausted, LLMClient
 from recbole_intent.generate.common.report import Stats, build_report, print_table, write_report
@@ -44,6 +47,29 @@ def _progress(outcomes, total):
     logger.info("P&C: %d/%d sessions done, %d accepted", done, total, accepted)
 
 
+@contextlib.contextmanager
+def _ctrl_c_stops(halt, stop):
+    """Ctrl-C sets ``halt`` (no new call: llm_client.Interrupted) and ``stop`` (no new session); the calls in flight
+    finish and are cached, then the report is written (status stopped, exit 3). A second Ctrl-C quits at once."""
+    if threading.current_thread() is not threading.main_thread():  # signal handlers belong to the main thread
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum, frame):
+        halt.set()
+        stop.set()
+        signal.signal(signal.SIGINT, previous)
+        logger.warning("Ctrl-C: no new call; waiting for the calls in flight, then writing the report "
+                       "(Ctrl-C again quits at once)")
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
 def run(cfg, argv=None, out=None):
     """Returns the report dict (for --dry_run: the dry-run summary)."""
     if cfg["backend"] == "batch":  # request/response files instead of a connection: its own driver (batch.py)
@@ -63,36 +89,14 @@ def run(cfg, argv=None, out=None):
         return dry_run(cfg, tasks, titles, out)
 
     cache = ReplyCache(cfg["cache_dir"])
-    outcomes = [Outcome(t.session_id) for t in tasks]
-    pool = None
-    pool_initial = 0
-    pnc_time = {}
-    pool_sizes = []
-    stop_reason = None
-    stop = threading.Event()
+    stop, halt = threading.Event(), threading.Event()
     executor = ThreadPoolExecutor(max_workers=int(cfg["concurrency"]), thread_name_prefix="pnc")
-    backend = None
-    try:
-        backend = make_backend(cfg)
-        client = LLMClient(backend, cache, cfg, stats)
-        with _Stage(stats, "pool"):
-            train_items = sorted({i for s in sessions for i in s.items})
-            pool = init_pool(cfg, client, stats, [titles[i] for i in train_items if titles.get(i)])
-        pool_initial = len(pool)
-        with _Stage(stats, "refine"):
-            items = {i for t in tasks for i in t.context + t.candidates}
-            texts = refine_items(cfg, client, stats, items, titles, executor)
-        if hasattr(backend, "warm"):
-            backend.warm(sorted(set(texts.values())))  # offline.py: one batched encoding pass instead of many
-        before = dict(stats.times)
-        with _Stage(stats, "pnc"):
-            outcomes, stop_reason, pool_sizes = run_pnc(tasks, pool, texts, client, cfg, executor, stop, _progress)
-        pnc_time = {k: round(stats.times[k] - before.get(k, 0.0), 3) for k in ("server_wait_s", "server_busy_s")}
-    except (BudgetExhausted, FatalBackendError) as err:
-        stop_reason = f"{type(err).__name__}: {err}"
-    finally:
-        executor.shutdown(wait=True)
-        cache.close()
+    with _ctrl_c_stops(halt, stop):
+        stop_reason, backend, pool, outcomes, pool_sizes, pnc_time = _calls(
+            cfg, stats, cache, sessions, titles, tasks, executor, stop, halt)
+    if halt.is_set() and not stop_reason:  # Ctrl-C after the last call had started
+        stop_reason = "Interrupted: Ctrl-C"
+    pool_initial = pool_sizes[0] if pool_sizes else len(pool) if pool is not None else 0
     if pool is not None:
         with _Stage(stats, "write"):
             data.write_intent_file(cfg, pool.names)
@@ -113,3 +117,31 @@ def run(cfg, argv=None, out=None):
     write_report(cfg, report)
     print_table(report, out)
     return report
+
+
+def _calls(cfg, stats, cache, sessions, titles, tasks, executor, stop, halt):
+    """Pool (P2), refinement (P1) and the P&C loop (P3): every LLM call of a live run. Returns (stop reason or None,
+    backend, pool, outcomes, pool sizes per round, P&C server times)."""
+    stop_reason, backend, pool, pool_sizes, pnc_time = None, None, None, [], {}
+    outcomes = [Outcome(t.session_id) for t in tasks]
+    try:
+        backend = make_backend(cfg)
+        client = LLMClient(backend, cache, cfg, stats, halt)
+        with _Stage(stats, "pool"):
+            train_items = sorted({i for s in sessions for i in s.items})
+            pool = init_pool(cfg, client, stats, [titles[i] for i in train_items if titles.get(i)])
+        with _Stage(stats, "refine"):
+            items = {i for t in tasks for i in t.context + t.candidates}
+            texts = refine_items(cfg, client, stats, items, titles, executor)
+        if hasattr(backend, "warm"):
+            backend.warm(sorted(set(texts.values())))  # offline.py: one batched encoding pass instead of many
+        before = dict(stats.times)
+        with _Stage(stats, "pnc"):
+            outcomes, stop_reason, pool_sizes = run_pnc(tasks, pool, texts, client, cfg, executor, stop, _progress)
+        pnc_time = {k: round(stats.times[k] - before.get(k, 0.0), 3) for k in ("server_wait_s", "server_busy_s")}
+    except (BudgetExhausted, FatalBackendError, ServerUnreachable) as err:  # Interrupted is a BudgetExhausted
+        stop_reason = f"{type(err).__name__}: {err}"
+    finally:
+        executor.shutdown(wait=True)  # the calls in flight finish (and are cached) before the report is written
+        cache.close()
+    return stop_reason, backend, pool, outcomes, pool_sizes, pnc_time

@@ -16,7 +16,6 @@ from collections import Counter, namedtuple
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
-import yaml
 
 from recbole_intent.data.view_files import VIEW_FIELDS, VIEW_KEY, row_key
 from recbole_intent.generate.common import data, settings, text_embed, validate
@@ -304,9 +303,7 @@ def make_config(argv=None, overrides=None):
     parser.prog, parser.description = "python -m recbole_intent.generate.views", __doc__.splitlines()[0]
     args = vars(parser.parse_args([] if argv is None else argv))
     cfg = dict(defaults)
-    for path in args.pop("config_files"):
-        with open(path, encoding="utf-8") as fh:
-            cfg.update(yaml.safe_load(fh) or {})
+    cfg.update(settings.read_config_files(args.pop("config_files"), defaults))
     cfg.update({key: value for key, value in args.items() if value is not None}, **(overrides or {}))
     if cfg["method"] not in ("llm4sbr", "dmsrec") or cfg["backend"] not in ("openai", "offline"):
         raise ValueError(f"views need --method llm4sbr|dmsrec, --backend openai|offline; got {cfg['method']}, "
