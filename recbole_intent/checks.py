@@ -17,9 +17,7 @@ from pathlib import Path
 
 import yaml
 
-
-class UserError(ValueError):
-    """A mistake in the user's settings or files. The run scripts print it as one line ``error: ...`` (exit 2)."""
+from recbole_intent.errors import UserError  # defined below data/ in the import order; used here too
 
 
 def choices():

@@ -7,14 +7,8 @@ import torch
 
 from recbole_intent.generate.common import data
 from recbole_intent.generate.common.settings import make_config
-from recbole_intent.generate.pnc.selection import (
-    descending_ranks,
-    prediction_entropy,
-    rrf_scores,
-    select_sessions,
-    session_entropy,
-    top_by_score,
-)
+from recbole_intent.generate.pnc.selection import descending_ranks, rrf_scores, select_sessions, top_by_score
+from recbole_intent.generate.pnc.uncertainty import prediction_entropy, session_entropy
 from recbole_intent.testing.synthetic import write_dataset
 
 

@@ -8,7 +8,7 @@ before RecBole reads anything. The formats are documented in the README ("Intent
 import math
 import os
 
-from recbole_intent.checks import UserError
+from recbole_intent.errors import UserError
 
 GENERATOR_HINT = "python -m recbole_intent.generate --dataset {dataset} --data_path {data_root}"
 

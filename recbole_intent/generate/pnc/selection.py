@@ -1,39 +1,15 @@
 """Which training sessions get the P&C loop.
 
-- ``uncertainty`` (SPRINT §4.1.1): a base SASRec warmed up on the training split (warmup.py) scores every training
+- ``uncertainty`` (SPRINT §4.1.1): a base SASRec warmed up on the training split (uncertainty.py) scores every training
   session by its session entropy H_sess and prediction entropy H_pred (Eq. 3), fused by reciprocal rank fusion
   (Eq. 4); the top ``ratio`` are kept, hardest first (so a --max_calls budget is spent on the hardest sessions).
 - ``random``: a uniform sample of ``ratio`` with ``seed``, in draw order.
 - ``all`` (VELI4SBR): every training session, in file order.
 
-The tensor functions below are the pure math and are tested on hand-made tensors.
+The rank functions below are the pure math of Eq. 4 and are tested on hand-made values.
 """
 
 import random
-
-
-def session_entropy(h, item_emb, session_items):
-    """Eq. 3, H_sess(S) = -sum_{i in S} P(i|S) log P(i|S), with P(i|S) = softmax over the session's OWN items of
-    h_S . e_i. ``h``: [B, d]; ``item_emb``: [n, d]; ``session_items``: B lists of item indices (distinct items of S;
-    a repeated item is one outcome of the distribution). The caller passes h_S of S_{1:N-1}, the session's longest
-    training prefix row: the same h_S as for H_pred, so both ranks of Eq. 4 describe one model state (warmup.py)."""
-    import torch
-
-    out = torch.empty(h.size(0), dtype=h.dtype)
-    for b, items in enumerate(session_items):
-        idx = torch.as_tensor(sorted(set(int(i) for i in items)), dtype=torch.long, device=item_emb.device)
-        logp = torch.log_softmax(item_emb[idx] @ h[b], dim=0)
-        out[b] = -(logp.exp() * logp).sum()
-    return out
-
-
-def prediction_entropy(h, item_emb, targets):
-    """H_pred(S) = -log P(i_N | S_{1:N-1}), softmax over ALL items (full ranking). ``targets``: [B] indices into
-    ``item_emb``; pass only real items as rows of ``item_emb`` (RecBole's padding row 0 is no item)."""
-    import torch
-
-    logp = torch.log_softmax(h @ item_emb.T, dim=1)
-    return -logp.gather(1, targets.view(-1, 1)).squeeze(1)
 
 
 def descending_ranks(values):
@@ -71,7 +47,7 @@ def select_sessions(sessions, cfg):
         picked = rng.sample(range(len(sessions)), n_selected(len(sessions), float(cfg["ratio"])))
         return [sessions[i] for i in picked], {"select": "random"}
     if how == "uncertainty":
-        from recbole_intent.generate.pnc.warmup import uncertainty_inputs  # torch + RecBole only when needed
+        from recbole_intent.generate.pnc.uncertainty import uncertainty_inputs  # torch + RecBole only if needed
 
         h_sess, h_pred, info = uncertainty_inputs(cfg, sessions)
         scores = rrf_scores(h_sess.tolist(), h_pred.tolist(), k=int(cfg["rrf_k"]))
