@@ -10,10 +10,12 @@ batch API, a cluster job, an LLM run elsewhere). User's guide: docs/batch.md. Th
   after they came back goes into ``round_<k>_retry<j>_requests.jsonl``. A response is imported only if its request
   (its custom_id's line in the paired file) hashes to a request due now, else it is refused as stale.
 - Provider errors cost no try: sent again. A 4xx that refuses the request itself is a failed try (``transport``).
+  A line with a ``response`` is classified by its status code, ``error`` alone is a provider error (batch_lines.py).
+- Line problems are noted per invocation (``batch.line_problems``) and for the whole run
+  (``batch.line_problems_run``, kept in ``<batch_dir>/line_problems.json``); the log warns about each line once.
 - Answers are cached under the openai backend's keys (the same chat request): batch and live runs share them.
 """
 
-import contextlib
 import glob
 import hashlib
 import json
@@ -28,7 +30,9 @@ from recbole_intent.generate.common.backends import Reply, TransportError
 from recbole_intent.generate.common.cache import ReplyCache, request_key
 from recbole_intent.generate.common.llm_client import call_key
 from recbole_intent.generate.common.report import Stats, build_report, print_table, write_report
+from recbole_intent.generate.common.scrub import register_from_env
 from recbole_intent.generate.pnc import refine
+from recbole_intent.generate.pnc.batch_lines import load_json, parse_response, read_jsonl, run_problems
 from recbole_intent.generate.pnc.dry_run import dry_run
 from recbole_intent.generate.pnc.gip import init_pool
 from recbole_intent.generate.pnc.pnc_loop import Conversation, build_tasks
@@ -36,8 +40,8 @@ from recbole_intent.generate.pnc.selection import select_sessions
 
 logger = logging.getLogger("recbole_intent.generate")
 URL = "/v1/chat/completions"
-SENT_AGAIN = {401, 403, 404, 408, 409, 429}  # and 5xx: not the request's fault, so they must not cost a try
 STALE = "stale", "answers a request we would not send now (settings changed?)"
+
 
 
 class Pending(Exception):
@@ -57,17 +61,6 @@ def _line_key(line):
     task = "pool" if cid == "pool" else "refine" if cid.startswith("item:") else "pnc"
     identity = {"backend": "openai", "llm_model": body["model"], "temperature": body.get("temperature")}
     return call_key(identity, task, body["messages"])
-
-
-def _read_jsonl(path):
-    """(line number, object or None) per non-empty line; None for a line that is not JSON (e.g. cut by a download)."""
-    with open(path, "rb") as fh:
-        for n, raw in enumerate(fh, 1):
-            if raw.strip():
-                try:
-                    yield n, json.loads(raw)
-                except ValueError:
-                    yield n, None
 
 
 def _responses(requests_path):
@@ -156,14 +149,20 @@ class BatchRun:
             if not os.path.exists(resp_path):
                 continue
             current = os.path.basename(req_path).startswith(f"round_{self.round}_")
-            sent = {line["custom_id"]: line for _, line in _read_jsonl(req_path) if isinstance(line, dict)}
-            for n, rec in _read_jsonl(resp_path):
+            sent = {line["custom_id"]: line for _, line in read_jsonl(req_path) if isinstance(line, dict)}
+            first = {}  # custom_id -> its first line in this file
+            for n, rec in read_jsonl(resp_path):
                 where, cid = f"{os.path.basename(resp_path)}:{n}", rec.get("custom_id") if isinstance(rec, dict) else 0
                 if not isinstance(cid, str):
                     problem = "malformed", "not a JSON object with a custom_id"
                 elif cid not in sent:
                     problem = "unknown_custom_id", f"{cid[:60]!r} is not in {os.path.basename(req_path)}"
+                elif cid in first:
+                    problem = self._duplicate(_line_key(sent[cid]), rec, cid, first[cid])
+                    if problem is None:
+                        continue  # the same answer twice: nothing lost
                 else:
+                    first[cid] = n
                     key, rid = _line_key(sent[cid]), str(rec.get("id") or where)
                     if self.cache.get(key) is not None or self._refused(key, rid):
                         continue  # imported by an earlier pass or invocation
@@ -175,6 +174,14 @@ class BatchRun:
                     notes[where] = problem
         return added
 
+    def _duplicate(self, key, rec, cid, first_line):
+        """A second line for ``cid`` in one file: a problem when its answer differs from the one imported."""
+        kind, value = parse_response(rec)
+        hit = self.cache.get(key)
+        if kind == "answer" and hit is not None and hit.get("text") == value[0]:
+            return None
+        return "duplicate_custom_id", f"{cid[:60]!r} answered again, differently; line {first_line}'s answer was kept"
+
     def _refused(self, key, rid):
         m = 0
         while (refused := self.cache.get(_failure_key(key, m))) and refused.get("response_id") != rid:
@@ -183,21 +190,13 @@ class BatchRun:
 
     def _import(self, p, rec, rid):
         """Caches the answer (None) or the refusal of one response line; returns the line's problem otherwise."""
-        response = rec.get("response") if isinstance(rec.get("response"), dict) else {}
-        status, error = response.get("status_code"), rec.get("error")
-        if not error and status == 200:
-            try:
-                body = response["body"]
-                text, usage = body["choices"][0]["message"]["content"] or "", body.get("usage") or {}
-                tokens = {k: int(usage.get(k) or 0) for k in ("prompt_tokens", "completion_tokens")}
-            except (KeyError, IndexError, TypeError, ValueError, AttributeError):
-                error = "a 200 that is no chat completion"
-            else:
-                record = {"task": p.task, "text": str(text), **tokens, "source": "batch", "response_id": rid}
-                self.cache.put(p.key, {**record, "custom_id": rec["custom_id"]})
-                return None
-        detail = str(error or f"HTTP {status}")[:160]
-        if error or not isinstance(status, int) or status in SENT_AGAIN or status >= 500:
+        kind, value = parse_response(rec)
+        if kind == "answer":
+            record = {"task": p.task, "text": value[0], **value[1], "source": "batch", "response_id": rid}
+            self.cache.put(p.key, {**record, "custom_id": rec["custom_id"]})
+            return None
+        detail = value[:160]
+        if kind == "resend":
             return "provider_error", f"{detail}; sent again"
         failure = {"task": "batch_failure", "text": "", "error": detail, "response_id": rid}
         self.cache.put(_failure_key(p.key, p.n), failure)
@@ -208,7 +207,7 @@ class BatchRun:
         k, j, files = self.round, 0, {}
         while os.path.exists(path := self._name(k, j)):
             if not os.path.exists(_responses(path)):
-                files[path] = {_line_key(line) for _, line in _read_jsonl(path) if line}
+                files[path] = {_line_key(line) for _, line in read_jsonl(path) if line}
             j += 1
         covered, new = set().union(*files.values()), {}
         for cid, p in self.pending:
@@ -235,7 +234,7 @@ def _selection(cfg, sessions, write):
     path, keys = os.path.join(cfg["batch_dir"], "selection.json"), ("dataset", "select", "ratio", "seed", "rrf_k")
     settings = {k: v for k, v in cfg.items() if k in keys or k.startswith("warmup_") and k != "warmup_threads"}
     settings["train_sessions"], by_id = len(sessions), {s.session_id: s for s in sessions}
-    if (saved := _load_json(path)).get("settings") == settings and all(sid in by_id for sid in saved["session_ids"]):
+    if (saved := load_json(path)).get("settings") == settings and all(sid in by_id for sid in saved["session_ids"]):
         return [by_id[sid] for sid in saved["session_ids"]], saved["info"]
     selected, info = select_sessions(sessions, cfg)
     if write:
@@ -244,15 +243,10 @@ def _selection(cfg, sessions, write):
     return selected, info
 
 
-def _load_json(path):
-    with contextlib.suppress(OSError, ValueError), open(path, encoding="utf-8") as fh:
-        return json.load(fh)
-    return {}
-
-
 def run_batch(cfg, argv=None, out=None):
     """Advances as far as the files allow; returns the report (status "stopped" while a round waits for answers)."""
     out, started = out or sys.stdout, time.perf_counter()
+    register_from_env(cfg)  # a provider that echoes the key: scrubbed from the cache and every file (scrub.py)
     sessions = data.load_train_sessions(cfg)
     selected, info = _selection(cfg, sessions, write=not cfg["dry_run"])
     tasks, titles = build_tasks(selected, sessions, cfg), data.load_titles(cfg)
@@ -269,14 +263,14 @@ def run_batch(cfg, argv=None, out=None):
     finally:
         cache.close()
     examples = [f"{where}: {kind}: {detail}" for where, (kind, detail) in notes.items()][:20]
-    if examples:  # the report keeps them too (batch.line_problem_examples)
-        logger.warning("problems in the responses files:\n  %s", "\n  ".join(examples))
+    problems_run = run_problems(cfg, notes)
     batch = {"dir": cfg["batch_dir"], "round": run.round, "pending_requests": len(run.pending), "imported": imported}
-    batch.update(line_problems=dict(Counter(kind for kind, _ in notes.values())), line_problem_examples=examples)
+    batch.update(line_problems=dict(Counter(kind for kind, _ in notes.values())), line_problem_examples=examples,
+                 line_problems_run=dict(Counter(kind for kind, _ in problems_run.values())))
     if run.round is None:
         rows = [(o.session_id, o.status, o.intent_ids, o.hard_negatives) for o in run.outcomes]
         batch["outputs_sha256"] = hashlib.sha256(json.dumps([run.pool.names, rows]).encode()).hexdigest()
-        old = _load_json(data.output_file(cfg, "generate_report.json"))
+        old = load_json(data.output_file(cfg, "generate_report.json"))
         there = all(os.path.exists(data.output_file(cfg, suffix)) for suffix in ("intent", "user"))
         if not imported and there and old.get("batch", {}).get("outputs_sha256") == batch["outputs_sha256"]:
             # a rerun of a finished run: its files already hold this state, leave them (and their dates) alone
@@ -287,7 +281,8 @@ def run_batch(cfg, argv=None, out=None):
         data.write_user_file(cfg, run.outcomes)
     else:
         what = "item refinement and pool" if run.round == 0 else f"try {run.round} of the open sessions"
-        head = f"batch round {run.round} ({what}): {len(run.pending)} requests wait for answers."
+        waiting = "1 request waits" if len(run.pending) == 1 else f"{len(run.pending)} requests wait"
+        head = f"batch round {run.round} ({what}): {waiting} for answers."
         upload = [f"  upload {f} to the Batch API (endpoint {URL}), save its output as {_responses(f)}" for f in files]
         batch["next_step"] = [head, *upload, "  then run this command again (exit 3: stopped early, rerun to resume)."]
     extra = {"pool_size_per_round": run.sizes, "selection": info, "cache_bad_lines": cache.bad_lines, "batch": batch}
