@@ -52,18 +52,20 @@ def objective_function(config_dict=None, config_file_list=None, saved=True, mode
         dist.barrier()  # rank 0 may still be writing the best checkpoint that every rank loads next
     test_result = trainer.evaluate(test_data, load_best_model=saved, show_progress=config["show_progress"])
     diagnose = getattr(model, "intent_diagnostics", None)  # on the best model: predictor vs held-out LLM labels
+    diagnostics = diagnose(test_data._dataset) if diagnose else None
     if not config["single_spec"]:
         dist.destroy_process_group()
     if verbose:
         logger.info(set_color("best valid ", "yellow") + f": {best_valid_result}")
         logger.info(set_color("test result", "yellow") + f": {test_result}")
+        logger.info(set_color("intent diagnostics", "yellow") + f": {diagnostics}")
     return {
         "model": config["model"],
         "best_valid_score": best_valid_score,
         "valid_score_bigger": config["valid_metric_bigger"],
         "best_valid_result": best_valid_result,
         "test_result": test_result,
-        "intent_diagnostics": diagnose(test_data._dataset) if diagnose else None,
+        "intent_diagnostics": diagnostics,
         "saved_model_file": trainer.saved_model_file if saved else None,
         "epochs": len(getattr(trainer, "epoch_seconds", [])),
         "seconds_per_epoch": _mean(getattr(trainer, "epoch_seconds", [])),

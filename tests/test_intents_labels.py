@@ -11,6 +11,7 @@ from recbole_intent.config import Config
 from recbole_intent.model import veli
 from recbole_intent.model.enrichment import enrich_labels, topk_neighbours
 from recbole_intent.model.intent_labels import IntentLabels
+from recbole_intent.quick_start import objective_function
 from recbole_intent.trainer import Trainer
 from recbole_intent.utils import create_dataset, get_model
 
@@ -173,3 +174,14 @@ def test_resume_restores_enriched_labels_masks_and_epoch(tiny, tmp_path):
     llm = old.intent_labels.labels.clone()
     old.load_state_dict(state)
     assert torch.equal(old.intent_labels.labels, llm)
+
+
+def test_every_run_reports_diagnostics_and_the_detached_predictor_learns_the_labels(tiny, tmp_path):
+    cfg, _ = tiny
+    settings = dict(cfg, epochs=4, learning_rate=0.01, lambda_intent=1.0, intent_fusion_grad="detach", intent_fusion_rule="calibrated",
+                    intent_init="prior", intent_holdout=0.2, checkpoint_dir=str(tmp_path))
+    out = objective_function(settings, model="VELI_SASRec", dataset="tiny")["intent_diagnostics"]
+    # tiny's labels are {topic, topic + 1} of 6 intents: chance recall@3 = 0.5, the base-rate ranking about as much
+    assert out["holdout_sessions"] > 5 and out["recall@3_chance"] == 0.5
+    assert out["recall@3"] > 0.75 and out["recall@3"] > out["recall@3_base_rate"] + 0.2
+    assert 1.5 < out["fused_per_session"] < 2.5  # about the 2 intents the labels name (y > 2 x base rate 1/3)
