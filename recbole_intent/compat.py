@@ -14,13 +14,19 @@
    by default nccl on GPU, gloo on CPU) and the DDP wrapper broadcasts buffers at most once, at start (no RecBole
    model registers any; our label tables are identical on all ranks by construction, see
    ``recbole_intent.model.distributed``).
+4. RecBole 1.2.1's own code raises pandas and torch ``FutureWarning``s on every run (chained ``fillna(inplace=True)``,
+   ``Series.agg(len)``, ``torch.cuda.amp.GradScaler``) that a user cannot act on, and its config prints
+   ``use_gpu = True`` on a machine without a GPU. ``quiet_recbole`` silences exactly those warnings (by category,
+   message and RecBole's module; every other warning stays visible) and the config says ``use_gpu = False`` when the
+   device is the CPU.
 
-Importing ``recbole_intent`` applies (1) and (3); (2) is used by ``recbole_intent.trainer``.
+Importing ``recbole_intent`` applies (1), (3) and (4); (2) is used by ``recbole_intent.trainer``.
 """
 
 import enum
 import inspect
 import os
+import warnings
 
 import torch
 from torch.nn.parallel import DistributedDataParallel
@@ -31,6 +37,8 @@ import recbole.model.sequential_recommender  # noqa: E402,F401  (imports SINE, w
 torch.autograd.set_detect_anomaly(_anomaly_before)
 import recbole.config.configurator  # noqa: E402
 import recbole.trainer.trainer  # noqa: E402
+
+from recbole_intent.errors import UserError  # noqa: E402
 
 _PLAIN = (str, int, float, bool, type(None))
 
@@ -65,6 +73,23 @@ def load_checkpoint(path, map_location="cpu"):
         ) from err
 
 
+def dist_backend(cfg):
+    """The process-group backend of a run on several ranks: ``dist_backend``, by default nccl when CUDA is available
+    and gloo otherwise; a ``UserError`` if nccl is asked for without as many GPUs as ranks on this machine."""
+    gpu_id = str(cfg.get("gpu_id") or "")
+    on_gpu = len(gpu_id) > 0 and torch.cuda.is_available()
+    backend = cfg.get("dist_backend") or ("nccl" if on_gpu else "gloo")
+    if backend not in ("nccl", "gloo"):
+        raise UserError(f"dist_backend: {backend!r} is not a backend here; use 'nccl' (GPUs), 'gloo' (CPU) or ~ "
+                        "(nccl when CUDA is available, else gloo)")
+    nproc = int(cfg.get("nproc") or 1)
+    if backend == "nccl" and (not on_gpu or len(gpu_id.split(",")) < nproc):
+        raise UserError(f"dist_backend=nccl with nproc={nproc} needs as many GPUs in gpu_id (got gpu_id={gpu_id!r}, "
+                        f"CUDA available: {torch.cuda.is_available()}); use e.g. --gpu_id=0,1, or "
+                        "--dist_backend=gloo to run the ranks on CPU")
+    return backend
+
+
 def _init_device(self):
     """RecBole 1.2.1's ``Config._init_device`` with the process-group backend taken from the config (fix 3)."""
     cfg = self.final_config_dict
@@ -76,11 +101,7 @@ def _init_device(self):
         cfg["single_spec"], cfg["local_rank"] = True, 0
         cfg["device"] = torch.device("cuda" if on_gpu else "cpu")
         return
-    backend = cfg.get("dist_backend") or ("nccl" if on_gpu else "gloo")
-    if backend == "nccl" and (not on_gpu or len(gpu_id.split(",")) < cfg.get("nproc", 1)):
-        raise ValueError(f"dist_backend=nccl with nproc={cfg.get('nproc', 1)} needs as many GPUs in gpu_id (got "
-                         f"gpu_id={gpu_id!r}, CUDA available: {torch.cuda.is_available()}); "
-                         "use e.g. --gpu_id=0,1, or dist_backend=gloo to run the ranks on CPU")
+    backend = dist_backend(cfg)
     torch.distributed.init_process_group(
         backend=backend, rank=cfg["local_rank"] + cfg.get("offset", 0), world_size=cfg["world_size"],
         init_method=f"tcp://{cfg['ip']}:{cfg['port']}")
@@ -107,3 +128,32 @@ def _distributed_data_parallel(module, device_ids=None, **kwargs):
 _DDP_ARGS = inspect.signature(DistributedDataParallel.__init__).parameters
 recbole.config.configurator.Config._init_device = _init_device
 recbole.trainer.trainer.DistributedDataParallel = _distributed_data_parallel
+
+
+# (category, start of the message, module that raises it): RecBole 1.2.1's calls, fixed in no release it supports.
+RECBOLE_WARNINGS = [
+    (FutureWarning, "A value is trying to be set on a copy of a DataFrame or Series through chained assignment",
+     r"recbole\.data\."),  # pandas 2.2, Dataset._fill_nan / _remap: df[field].fillna(..., inplace=True)
+    (FutureWarning, "using <built-in function len> in Series.agg cannot aggregate", r"recbole\.data\."),
+    (FutureWarning, r"`torch.cuda.amp.GradScaler\(args...\)` is deprecated", r"recbole\.trainer\."),
+]
+
+
+def quiet_recbole():
+    """Ignore the warnings of ``RECBOLE_WARNINGS`` (fix 4), only where RecBole raises them; idempotent."""
+    for category, message, module in RECBOLE_WARNINGS:
+        warnings.filterwarnings("ignore", message=message, category=category, module=module)
+
+
+def _quiet(init_device):
+    """Every run builds a Config before RecBole's data and trainer code: the filters are (re)installed there, since
+    ``warnings.catch_warnings`` (pytest's, a user's) drops the ones installed at import time on exit."""
+    def init(self):
+        quiet_recbole()
+        init_device(self)
+        self.final_config_dict["use_gpu"] = self.final_config_dict["device"].type == "cuda"  # fix 4
+    return init
+
+
+quiet_recbole()
+recbole.config.configurator.Config._init_device = _quiet(recbole.config.configurator.Config._init_device)

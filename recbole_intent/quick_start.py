@@ -11,6 +11,7 @@ from recbole.data import data_preparation
 from recbole.utils import init_logger, init_seed, set_color
 
 from recbole_intent.config import Config
+from recbole_intent.threads import apply_threads
 from recbole_intent.utils import create_dataset, get_model, get_trainer
 
 
@@ -22,6 +23,7 @@ def objective_function(config_dict=None, config_file_list=None, saved=True, mode
     config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict)
     if config["single_spec"] and (int(config["nproc"] or 1) > 1 or int(config["world_size"] or -1) > 0):
         return spawn_ranks(config, config_dict, config_file_list, saved, model, dataset, verbose)
+    apply_threads(config["threads"])  # before the dataset and the model: see recbole_intent/threads.py
     init_seed(config["seed"], config["reproducibility"])
     logger = getLogger()
     for handler in logger.handlers[:]:  # HyperTuning calls us repeatedly: do not stack log handlers

@@ -44,9 +44,12 @@ if __name__ == "__main__":
     parser.add_argument("--algo", type=str, default="exhaustive", choices=["exhaustive", "random", "bayes"])
     parser.add_argument("--max_evals", type=int, default=100)
     parser.add_argument("--output_file", type=str, default=None)
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch threads per trial (default 1, from overall.yaml; 0 = one per core)")
     args, _ = parser.parse_known_args()
     files = args.config_files.strip().split(" ") if args.config_files else None
+    fixed = {} if args.threads is None else {"threads": args.threads}
     try:
-        tune(args.model, args.dataset, args.params_file, files, args.algo, args.max_evals, args.output_file)
+        tune(args.model, args.dataset, args.params_file, files, args.algo, args.max_evals, args.output_file, fixed)
     except UserError as err:  # a mistake in the settings or files (recbole_intent/checks.py): one line, exit 2
         parser.exit(2, f"error: {err}\n")
