@@ -10,6 +10,7 @@ New keys need no code here: their YAML default gives their type.
 """
 
 import difflib
+import os
 import re
 from functools import lru_cache
 from logging import getLogger
@@ -255,6 +256,8 @@ def check_dataset(config):
     folder and the datasets there are, before a model asks for intent files of a dataset that does not exist."""
     import recbole
 
+    from recbole_intent.config import REPO_DATASETS
+
     folder = Path(config["data_path"])  # RecBole's Config already joined data_path and the dataset name
     name = config["dataset"]
     if folder.is_dir():
@@ -262,14 +265,29 @@ def check_dataset(config):
     urls = Path(recbole.__file__).parent / "properties" / "dataset" / "url.yaml"
     if name in (yaml.safe_load(urls.read_text(encoding="utf-8")) or {}):
         return  # RecBole downloads it
-    parent = folder.parent
-    there = sorted(p.name for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")) \
-        if parent.is_dir() else []
-    close = difflib.get_close_matches(name, there, n=1, cutoff=0.6)
+    places = []
+    for parent in dict.fromkeys([folder.parent.resolve(), Path(REPO_DATASETS).resolve()]):  # data_path, ours
+        there = sorted(p.name for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+            if parent.is_dir() else []
+        if there:
+            close = difflib.get_close_matches(name, there, n=1, cutoff=0.6)
+            places.append((f"did you mean {close[0]}? " if close else "") + f"the datasets in {parent} are "
+                          f"{', '.join(there)}")
     raise UserError(f"dataset {name!r} not found: there is no folder {folder}"
-                    + (f" (did you mean {close[0]}?)" if close else "")
-                    + (f"; the datasets in {parent} are {', '.join(there)}" if there else "")
-                    + "; or set data_path to the folder that holds it")
+                    + "".join(f" ({place})" for place in places) + "; or set data_path to the folder that holds it")
+
+
+def check_inputs(config):
+    """Before the run logs its settings: the dataset folder (``check_dataset``) and, for a model that reads intents,
+    its intent files (``intent_files.require_files``), so a misspelt dataset or intent set is the only line."""
+    from recbole_intent.data.intent_files import intent_dir, require_files
+    from recbole_intent.utils import get_model
+
+    check_dataset(config)
+    if getattr(get_model(config["model"]), "input_intents", False):
+        root = os.path.dirname(os.path.normpath(config["data_path"]))
+        require_files(intent_dir(config), config["dataset"], ["user", config["intent_pool_suffix"]], root,
+                      config["intent_set"])
 
 
 def check_params_file(path):

@@ -17,7 +17,7 @@ from pathlib import Path
 import yaml
 from recbole.config import Config as RecBoleConfig
 
-from recbole_intent.checks import check_device, check_settings, line_of, read_config_file
+from recbole_intent.checks import UserError, check_device, check_settings, line_of, read_config_file
 from recbole_intent.paths import PROPERTIES
 from recbole_intent.utils import get_model
 
@@ -66,7 +66,7 @@ class Config(RecBoleConfig):
         file = PROPERTIES / "protocol" / f"{name}.yaml"
         if not file.is_file():
             choices = sorted(p.stem for p in (PROPERTIES / "protocol").glob("*.yaml"))
-            raise ValueError(f"protocol {name!r} is unknown: choose one of {choices} (files in {file.parent})")
+            raise UserError(f"protocol {name!r} is unknown: choose one of {choices} (files in {file.parent})")
         protocol = self._update_internal_config_dict(file) or {}
         keys = protocol.get("backbone_defaults") or []
         backbone = backbone_yaml(model_class)

@@ -10,6 +10,7 @@ import torch.multiprocessing as mp
 from recbole.data import data_preparation
 from recbole.utils import init_logger, init_seed, set_color
 
+from recbole_intent.checks import check_inputs
 from recbole_intent.config import Config
 from recbole_intent.threads import apply_threads
 from recbole_intent.utils import create_dataset, get_model, get_trainer
@@ -21,6 +22,7 @@ def objective_function(config_dict=None, config_file_list=None, saved=True, mode
     Returns RecBole's result dict plus the ``model`` key that ``HyperTuning`` expects.
     """
     config = Config(model=model, dataset=dataset, config_file_list=config_file_list, config_dict=config_dict)
+    check_inputs(config)  # a missing dataset or intent set: one line, before the log's settings dump (checks.py)
     if config["single_spec"] and (int(config["nproc"] or 1) > 1 or int(config["world_size"] or -1) > 0):
         return spawn_ranks(config, config_dict, config_file_list, saved, model, dataset, verbose)
     apply_threads(config["threads"])  # before the dataset and the model: see recbole_intent/threads.py

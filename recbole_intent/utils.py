@@ -9,7 +9,7 @@ from recbole.utils import get_model as recbole_get_model
 from recbole.utils import get_trainer as recbole_get_trainer
 
 import recbole_intent.compat  # noqa: F401  (must run before any RecBole model is used)
-from recbole_intent.checks import check_dataset, unknown_model
+from recbole_intent.checks import UserError, check_dataset, unknown_model
 
 
 def get_model(model_name):
@@ -30,8 +30,8 @@ def model_class(config):
     if config["rec_loss"] != "bce" or not cls.__module__.startswith("recbole.model.sequential_recommender"):
         return cls
     if "item_seq_len" not in inspect.signature(cls.forward).parameters:
-        raise ValueError(f"rec_loss: bce (the papers' protocol) needs a backbone whose forward takes item_seq_len; "
-                         f"{cls.__name__}'s does not: train it with --rec_loss=ce or --protocol=strong")
+        raise UserError(f"rec_loss: bce (the papers' protocol) needs a backbone whose forward takes item_seq_len; "
+                        f"{cls.__name__}'s does not: train it with --rec_loss=ce or --protocol=strong")
     from recbole_intent.model.sampled_bce import with_sampled_bce
 
     return with_sampled_bce(cls)

@@ -56,7 +56,8 @@ def test_misspelt_dataset_is_named_not_its_intent_files(tiny):  # item 10
     cfg, _ = tiny
     config = Config(model="VELI_SASRec", dataset="tinny", config_dict=cfg)
     with pytest.raises(UserError, match=r"dataset 'tinny' not found: there is no folder .*tinny \(did you mean "
-                                        r"tiny\?\); the datasets in .* are tiny;"):
+                                        r"tiny\? the datasets in .* are tiny\) \(the datasets in .*dataset are "
+                                        r"beauty, .*\); or set data_path"):
         create_dataset(config)
 
 
@@ -92,6 +93,12 @@ def test_intent_keys_are_checked_before_training(tiny, no_training, monkeypatch,
     monkeypatch.setattr(sys, "argv", ["run", arg])
     with pytest.raises(UserError, match=message):
         objective_function(cfg, model="VELI_SASRec", dataset="tiny")
+
+
+def test_an_unknown_protocol_is_a_user_error(tiny):
+    cfg, _ = tiny
+    with pytest.raises(UserError, match=r"^protocol 'bogus' is unknown: choose one of \['papers', 'strong'\]"):
+        Config(model="VELI_SASRec", dataset="tiny", config_dict=dict(cfg, protocol="bogus"))
 
 
 def test_a_number_is_accepted_where_a_string_is_expected(tiny):
@@ -189,10 +196,16 @@ def _run(*args):
     return subprocess.run([sys.executable, *args], capture_output=True, text=True, env=env, timeout=300, cwd=ROOT)
 
 
-def test_the_run_script_prints_one_line_and_exits_2():
-    done = _run("run_recbole_intent.py", "--model=VELI_Foo", "--dataset=beauty")
+@pytest.mark.parametrize("args, error", [
+    (["--model=VELI_Foo"], "error: unknown model 'VELI_Foo'"),
+    (["--intent_set=nonexistent"], "error: intent_set='nonexistent': there is no folder "),
+    (["--dataset=beuaty"], "error: dataset 'beuaty' not found: there is no folder "),
+])
+def test_the_run_script_prints_one_line_and_exits_2(args, error):
+    done = _run("run_recbole_intent.py", *args)
     assert done.returncode == 2 and "Traceback" not in done.stderr
-    assert done.stderr.startswith("error: unknown model 'VELI_Foo'") and done.stderr.count("\n") == 1
+    assert done.stderr.startswith(error) and done.stderr.count("\n") == 1
+    assert done.stdout == ""  # the error comes before RecBole's dump of the settings
 
 
 def test_the_tuner_checks_its_search_space_first(tmp_path):
