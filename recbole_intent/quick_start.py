@@ -11,6 +11,7 @@ from recbole.data import data_preparation
 from recbole.utils import init_logger, init_seed, set_color
 
 from recbole_intent.checks import check_inputs
+from recbole_intent.compat import dist_backend
 from recbole_intent.config import Config
 from recbole_intent.threads import apply_threads
 from recbole_intent.utils import create_dataset, get_model, get_trainer
@@ -91,6 +92,7 @@ def spawn_ranks(config, config_dict, config_file_list, saved, model, dataset, ve
     Returns the first local rank's result; ``compat`` picks the backend (nccl on GPU, gloo on CPU)."""
     nproc = int(config["nproc"] or 1)
     world_size = int(config["world_size"] or -1)
+    dist_backend(config.final_config_dict)  # a wrong backend: one message here, not one traceback per rank
     settings = dict(config_dict or {}, nproc=nproc, world_size=nproc if world_size <= 0 else world_size,
                     ip=config["ip"] or "localhost", port=config["port"] or 5678, offset=int(config["offset"] or 0))
     # RecBole's ensure_dir checks, then creates: ranks starting together race on the folders they all write to

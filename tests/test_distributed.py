@@ -13,6 +13,7 @@ from recbole.utils import init_seed
 from tiny_data import write_tiny_dataset
 
 from recbole_intent.config import Config
+from recbole_intent.errors import UserError
 from recbole_intent.model.distributed import enrichment_generator, shard_rows
 from recbole_intent.quick_start import objective_function
 from recbole_intent.utils import create_dataset, get_model, get_trainer
@@ -111,5 +112,10 @@ def test_nccl_without_gpus_is_one_clear_error(tiny):
         pytest.skip("this machine has a GPU")
     settings = dict(tiny, local_rank=0, nproc=2, world_size=2, ip="localhost", port=free_port(), offset=0,
                     dist_backend="nccl")
-    with pytest.raises(ValueError, match="dist_backend=nccl with nproc=2 needs as many GPUs"):
+    with pytest.raises(UserError, match="dist_backend=nccl with nproc=2 needs as many GPUs"):
         Config(model="VELI_SASRec", dataset="tiny", config_dict=settings)
+    del settings["local_rank"]  # the launching process says so before it starts any rank
+    with pytest.raises(UserError, match="dist_backend=nccl with nproc=2 needs as many GPUs"):
+        objective_function(settings, model="VELI_SASRec", dataset="tiny")
+    with pytest.raises(UserError, match="dist_backend: 'mpi' is not a backend here"):
+        objective_function(dict(settings, dist_backend="mpi"), model="VELI_SASRec", dataset="tiny")

@@ -111,8 +111,9 @@ def alignment(x, y):
 
 
 def uniformity(x):
-    """Eq. 9 (DirectAU): log E exp(-2 ||x~_i - x~_j||^2) over the pairs of the batch."""
-    return torch.pdist(F.normalize(x, dim=-1)).pow(2).mul(-2).exp().mean().log()
+    """Eq. 9 (DirectAU): log E exp(-2 ||x~_i - x~_j||^2) over the pairs of the batch; in float32 under AMP (pdist
+    has no bfloat16 kernel on CPU, and float16 loses the small exp terms)."""
+    return torch.pdist(F.normalize(x.float(), dim=-1)).pow(2).mul(-2).exp().mean().log()
 
 
 def au_loss(session, view, present):
