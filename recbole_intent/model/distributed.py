@@ -75,16 +75,3 @@ def enrichment_generator(seed, epoch):
     generator.manual_seed(int(seed) * 1_000_003 + int(epoch))
     return generator
 
-
-def same_on_all_ranks(tensor):
-    """The largest absolute difference between this tensor and rank 0's (0.0 outside a process group): a check
-    that the labels really are identical, used by the tests and ``benchmarks/gpu_check.py``."""
-    rank, world_size = rank_and_world_size()
-    if world_size == 1:
-        return 0.0
-    values = tensor.detach().float()  # gloo broadcasts no bool tensors (label_mask)
-    reference = values.clone()
-    dist.broadcast(reference, src=0)
-    gap = (values - reference).abs().amax().reshape(1) if values.numel() else values.new_zeros(1)
-    dist.all_reduce(gap, op=dist.ReduceOp.MAX)
-    return float(gap)
