@@ -72,13 +72,16 @@ RUNS = {
                                                     "attn_dropout_prob": 0.5, "use_text_emb": True, "hidden_size": 32,
                                                     "inner_size": 128, "lambda_intent": 0.0, "enrich_mode": "none"}),
     # Protocol-neutral rows of Table 2 (issue 12): run with --protocol papers|strong, which sets the loss,
-    # dropout and L2 of backbones and intent models alike (properties/protocol/*.yaml)
-    "veli": ("VELI_SASRec", {"intent_set": "llm"}),
-    "veli_nointent": ("VELI_SASRec", {"intent_set": "llm", "lambda_intent": 0.0, "enrich_mode": "none"}),
-    "sprint": ("SPRINT_SASRec", {"intent_set": "llm"}),
-    "veli_le": ("VELI_SASRec", {"intent_set": "llm", "use_text_emb": True, "hidden_size": 32, "inner_size": 128}),
-    "veli_gru4rec": ("VELI_GRU4Rec", {"intent_set": "llm"}),
-    "veli_bert4rec": ("VELI_BERT4Rec", {"intent_set": "llm"}),
+    # dropout and L2 of backbones and intent models alike (properties/protocol/*.yaml). Intent sets as each paper
+    # labels: VELI4SBR every training session (llm_all: real LLM answers for all 7,819), SPRINT the 10 % its
+    # uncertainty selection picks (llm_sel: the same answers for those sessions only)
+    "veli": ("VELI_SASRec", {"intent_set": "llm_all"}),
+    "veli_nointent": ("VELI_SASRec", {"intent_set": "llm_all", "lambda_intent": 0.0, "enrich_mode": "none"}),
+    "sprint": ("SPRINT_SASRec", {"intent_set": "llm_sel"}),
+    "veli_le": ("VELI_SASRec", {"intent_set": "llm_all", "use_text_emb": True, "hidden_size": 32,
+                                "inner_size": 128}),
+    "veli_gru4rec": ("VELI_GRU4Rec", {"intent_set": "llm_all"}),
+    "veli_bert4rec": ("VELI_BERT4Rec", {"intent_set": "llm_all"}),
     "gru4rec": ("GRU4Rec", {}),
     "veli_gru4rec_llm_ce": ("VELI_GRU4Rec", {"intent_set": "llm", "rec_loss": "ce"}),
     # the same without any intent (lambda_intent = 0, no enrichment): is VELI_GRU4Rec's gain the intents' or the
