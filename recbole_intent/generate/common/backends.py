@@ -2,7 +2,7 @@
 
 ``task`` is "refine" (P1), "pool" (P2) or "pnc" (P3); ``payload`` is the structured request (the ids and texts of
 the session items and candidates, the pool names, the previous tries) and ``messages`` the rendered chat. The
-OpenAI backend sends ``messages``; the offline backend (recbole_intent/generate/offline.py, written separately) may
+OpenAI backend sends ``messages``; the offline backend (recbole_intent/generate/pnc/offline.py, written separately) may
 read ``payload`` instead. Both answer the JSON schemas of prompts.py, which validate.py checks either way.
 """
 
