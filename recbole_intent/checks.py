@@ -66,9 +66,7 @@ RANGES = {
     "intent_fusion_m": (1, None, True, False),
     "intent_holdout": (0, 1, True, False),
     "enrich_memory_mb": (0, None, False, False),
-    "lr_decay_step": (1, None, True, False),
-    "lr_decay_gamma": (0, None, False, False),
-}
+}  # lr_decay_step / lr_decay_gamma: checked (together) by trainer.py, before the first epoch
 # Keys RecBole sets or reads without a YAML default, and the flags of our run scripts (RecBole's Config also reads
 # those from sys.argv).
 RUNTIME_KEYS = {
