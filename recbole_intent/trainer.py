@@ -24,6 +24,7 @@ class Trainer(RecBoleTrainer):
         super().__init__(config, model)
         self.epoch_seconds = []  # wall time of each training epoch, enrichment included (for benchmarks)
         self._fit_started = None  # when the first epoch of this fit began: the pace includes validation
+        self.epoch_callback = None  # f(epoch_idx, seconds) after each training epoch: Stage 1's progress lines
         self.lr_scheduler = self._build_lr_scheduler()
 
     def _build_lr_scheduler(self):
@@ -46,6 +47,8 @@ class Trainer(RecBoleTrainer):
         if self.lr_scheduler is not None:
             self.lr_scheduler.step()
         self.epoch_seconds.append(time.perf_counter() - start)
+        if self.epoch_callback is not None:
+            self.epoch_callback(epoch_idx, self.epoch_seconds[-1])
         return loss
 
     def _generate_train_loss_output(self, epoch_idx, s_time, e_time, losses):

@@ -1,12 +1,20 @@
-"""The per-epoch progress line (epochs done, pace, time left, named losses) and the ``threads`` key."""
+"""Progress lines (training: epochs done, pace, time left, named losses; Stage 1's steps), the ``threads`` key, and
+a dry run that writes nothing."""
 
+import io
+import logging
+import os
 import re
 
 import pytest
 import torch
 from tiny_data import write_tiny_dataset
 
+from recbole_intent.generate.common.progress import Progress
+from recbole_intent.generate.common.settings import make_config
+from recbole_intent.generate.pnc.runner import run
 from recbole_intent.quick_start import objective_function
+from recbole_intent.testing.synthetic import write_dataset
 from recbole_intent.threads import apply_threads, check_threads
 from recbole_intent.trainer import loss_names, progress_note
 
@@ -56,3 +64,37 @@ def test_threads_key(tmp_path):
                 check_threads(bad)
     finally:
         torch.set_num_threads(before)
+
+
+def test_stage1_progress_line_and_its_pace_by_hand(caplog):
+    ticks = iter([0.0, 120.0])  # built at t = 0, asked at t = 120 s
+    progress = Progress("P&C", 800, "sessions", clock=lambda: next(ticks))
+    # 200 sessions in 120 s: 600 left at the same pace = 360 s
+    assert progress.line(200, " (150 accepted)") == \
+        "P&C: 200/800 sessions (150 accepted), 2.0 min elapsed, about 6.0 min left"
+    ticks = iter([0.0, 10.0, 20.0, 45.0, 50.0])
+    progress = Progress("views", 4, "rows", every_s=30.0, clock=lambda: next(ticks))
+    with caplog.at_level(logging.INFO, logger="recbole_intent.generate"):
+        for done in (1, 2, 3, 4):  # t = 10 logs, 20 is too soon after it, 45 logs, the last always logs
+            progress.step(done)
+    assert [r.getMessage().split(",")[0] for r in caplog.records] == ["views: 1/4 rows", "views: 3/4 rows",
+                                                                      "views: 4/4 rows"]
+
+
+def _files(*roots):
+    return {os.path.join(d, f) for root in roots for d, _, names in os.walk(root) for f in names}
+
+
+def test_dry_run_with_uncertainty_selection_writes_nothing_and_says_it_trains(tmp_path, caplog):
+    write_dataset(str(tmp_path), n_sessions=60, n_items=30, seed=3)
+    argv = ["--dataset", "tiny", "--data_path", str(tmp_path), "--backend", "offline", "--select", "uncertainty",
+            "--dry_run"]
+    cfg = make_config(argv, {"warmup_hidden_size": 8, "warmup_epochs": 2, "warmup_layers": 1, "warmup_heads": 1})
+    before = _files(tmp_path, os.getcwd())
+    with caplog.at_level(logging.INFO, logger="recbole_intent.generate"):
+        run(cfg, out=io.StringIO())
+    assert _files(tmp_path, os.getcwd()) == before  # no .generate_cache/warmup/, no log_tensorboard/
+    said = [r.getMessage() for r in caplog.records]
+    assert any("training SASRec" in m and "nothing is written" in m for m in said)
+    assert [m.split(",")[0] for m in said if m.startswith("warm-up SASRec")] == ["warm-up SASRec: 1/2 epochs",
+                                                                                 "warm-up SASRec: 2/2 epochs"]

@@ -11,7 +11,6 @@ import logging
 import os
 import sys
 import urllib.parse
-import warnings
 
 import yaml
 
@@ -155,7 +154,6 @@ def run_cli(job):
     at INFO; everything else (RecBole's config dump, httpx's line per request) at WARNING."""
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr)
     logging.getLogger("recbole_intent.generate").setLevel(logging.INFO)
-    warnings.filterwarnings("ignore", category=FutureWarning)  # RecBole 1.2.1 on pandas 2.x, torch 2.x
     try:
         report = job()
     except (ValueError, FileNotFoundError, RuntimeError) as err:

@@ -9,6 +9,7 @@ import logging
 
 from recbole_intent.generate.common import prompts
 from recbole_intent.generate.common.backends import TransportError
+from recbole_intent.generate.common.progress import Progress
 from recbole_intent.generate.common.validate import validate_refine
 
 logger = logging.getLogger("recbole_intent.generate")
@@ -36,7 +37,8 @@ def refine_items(cfg, client, stats, items, titles, executor):
     if not cfg["refine"]:
         return {item: titles.get(item, "") for item in items}
     futures = [executor.submit(_refine_one, cfg, client, stats, item, titles.get(item, "")) for item in items]
-    texts = {}
-    for item, future in zip(items, futures, strict=True):
+    texts, progress = {}, Progress("P1 refinement", len(items), "items", every_s=30.0)
+    for done, (item, future) in enumerate(zip(items, futures, strict=True), start=1):
         texts[item] = future.result()  # re-raises BudgetExhausted / FatalBackendError: the run stops
+        progress.step(done)
     return texts

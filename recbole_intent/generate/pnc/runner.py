@@ -19,12 +19,14 @@ from recbole_intent.generate.common import data
 from recbole_intent.generate.common.backends import FatalBackendError, ServerUnreachable, make_backend
 from recbole_intent.generate.common.cache import ReplyCache
 from recbole_intent.generate.common.llm_client import BudgetExhausted, LLMClient
+from recbole_intent.generate.common.progress import Progress
 from recbole_intent.generate.common.report import Stats, build_report, print_table, write_report
 from recbole_intent.generate.pnc.dry_run import dry_run
 from recbole_intent.generate.pnc.gip import init_pool
 from recbole_intent.generate.pnc.pnc_loop import Outcome, build_tasks, run_pnc
 from recbole_intent.generate.pnc.refine import refine_items
 from recbole_intent.generate.pnc.selection import select_sessions
+from recbole_intent.threads import apply_threads
 
 logger = logging.getLogger("recbole_intent.generate")
 
@@ -41,10 +43,15 @@ class _Stage:
         self.stats.add_time(f"stage_{self.name}", time.perf_counter() - self.t0)
 
 
-def _progress(outcomes, total):
-    done = sum(o.status != "unprocessed" for o in outcomes)
-    accepted = sum(o.status == "accepted" for o in outcomes)
-    logger.info("P&C: %d/%d sessions done, %d accepted", done, total, accepted)
+def _progress(total):
+    """The P&C loop's line after every round of pool_sync sessions, with the time left at the pace so far."""
+    progress = Progress("P&C", total, "sessions")
+
+    def step(outcomes, _total):
+        accepted = sum(o.status == "accepted" for o in outcomes)
+        progress.step(sum(o.status != "unprocessed" for o in outcomes), f" ({accepted} accepted)")
+
+    return step
 
 
 @contextlib.contextmanager
@@ -72,6 +79,7 @@ def _ctrl_c_stops(halt, stop):
 
 def run(cfg, argv=None, out=None):
     """Returns the report dict (for --dry_run: the dry-run summary)."""
+    apply_threads(cfg["threads"], "--threads")  # before the selection's warm-up and the text encoder
     if cfg["backend"] == "batch":  # request/response files instead of a connection: its own driver (batch.py)
         from recbole_intent.generate.pnc.batch import run_batch
 
@@ -137,7 +145,8 @@ def _calls(cfg, stats, cache, sessions, titles, tasks, executor, stop, halt):
             backend.warm(sorted(set(texts.values())))  # offline.py: one batched encoding pass instead of many
         before = dict(stats.times)
         with _Stage(stats, "pnc"):
-            outcomes, stop_reason, pool_sizes = run_pnc(tasks, pool, texts, client, cfg, executor, stop, _progress)
+            outcomes, stop_reason, pool_sizes = run_pnc(tasks, pool, texts, client, cfg, executor, stop,
+                                                        _progress(len(tasks)))
         pnc_time = {k: round(stats.times[k] - before.get(k, 0.0), 3) for k in ("server_wait_s", "server_busy_s")}
     except (BudgetExhausted, FatalBackendError, ServerUnreachable) as err:  # Interrupted is a BudgetExhausted
         stop_reason = f"{type(err).__name__}: {err}"

@@ -4,7 +4,7 @@ uncertainty.py)."""
 import logging
 
 from recbole_intent.config import without_cmd_line
-from recbole_intent.generate.common.backbone import backbone_config
+from recbole_intent.generate.common.backbone import backbone_config, train_backbone
 from recbole_intent.paths import PROPERTIES
 
 logger = logging.getLogger("recbole_intent.generate")
@@ -48,11 +48,18 @@ def warm_up(cfg):
     from recbole.utils import init_seed
 
     config, create_dataset, get_model, get_trainer = build_recbole(cfg)
+    logger.info("selection: training SASRec on the training split for %d epochs (%d torch thread(s)) to score the "
+                "sessions' uncertainty (SPRINT Eq. 3-4); nothing is written", config["epochs"], _threads())
     init_seed(config["seed"], config["reproducibility"])
     dataset = create_dataset(config)
     train_data, _valid, _test = data_preparation(config, dataset)
     init_seed(config["seed"], config["reproducibility"])
     model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
-    trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
-    trainer.fit(train_data, valid_data=None, verbose=False, saved=False, show_progress=False)
+    train_backbone(config, model, train_data, get_trainer, "warm-up SASRec")
     return model, dataset, config
+
+
+def _threads():
+    import torch
+
+    return torch.get_num_threads()

@@ -8,7 +8,7 @@ import os
 
 import torch
 
-from recbole_intent.generate.common.backbone import backbone_config
+from recbole_intent.generate.common.backbone import backbone_config, train_backbone
 from recbole_intent.generate.common.data import write_atomic_text
 
 
@@ -37,7 +37,7 @@ def backbone_candidates(cfg, rows, k):
     dataset = create_dataset(config)
     train = data_preparation(config, dataset)[0]
     model = get_model(config["model"])(config, train._dataset).to(config["device"])
-    get_trainer(config["MODEL_TYPE"], config["model"])(config, model).fit(train, None, verbose=False, saved=False)
+    train_backbone(config, model, train, get_trainer, f"LLM-DMsRec candidates: {config['model']}")
     token2id, id2token = dataset.field2token_id[dataset.iid_field], dataset.field2id_token[dataset.iid_field]
     limit, out = int(config["MAX_ITEM_LIST_LENGTH"]), {}
     model.eval()

@@ -21,7 +21,9 @@ from recbole_intent.data.view_files import VIEW_FIELDS, VIEW_KEY, row_key
 from recbole_intent.generate.common import data, settings, text_embed, validate
 from recbole_intent.generate.common.backends import FatalBackendError, Reply, TransportError
 from recbole_intent.generate.common.llm_client import BudgetExhausted
+from recbole_intent.generate.common.progress import Progress
 from recbole_intent.generate.views.dmsrec_example import one_shot_text
+from recbole_intent.threads import apply_threads
 
 logger = logging.getLogger("recbole_intent.generate")
 VIEW_DEFAULTS = {
@@ -215,6 +217,7 @@ def run(cfg, encoder=None, backend=None, out=None):
     from recbole_intent.generate.common.report import Stats
     from recbole_intent.generate.views.candidates import backbone_candidates  # Phase I trains a RecBole model
 
+    apply_threads(cfg["threads"], "--threads")  # before the text encoder and the candidate backbone
     (rows, universe), method, k = load_rows(cfg), cfg["method"], int(cfg["localize_topk"])
     titles, calls = data.load_titles(cfg), len(rows) * (2 if method == "llm4sbr" else 1)
     if cfg["dry_run"]:
@@ -260,11 +263,11 @@ def run(cfg, encoder=None, backend=None, out=None):
                               else make_backend(cfg))  # credentials are checked before the backbone trains
         candidates = backbone_candidates(cfg, rows, int(cfg["dmsrec_candidates"])) if method == "dmsrec" else {}
         client = LLMClient(backend, cache, cfg, stats)
+        progress = Progress(method, len(rows), "rows", every_s=30.0)  # a 30k-row job says where it is
         with ThreadPoolExecutor(max_workers=int(cfg["concurrency"]), thread_name_prefix="views") as pool:
-            for i, result in enumerate(pool.map(work, rows)):  # in order; a 30k-row job says where it is
+            for i, result in enumerate(pool.map(work, rows)):  # in order
                 results[i] = result
-                if (i + 1) % 2000 == 0 or i + 1 == len(rows):
-                    logger.info("%s: %d/%d rows done", method, i + 1, len(rows))
+                progress.step(i + 1)
     except FatalBackendError as err:
         stop_reason.append(f"FatalBackendError: {err}")
     finally:
