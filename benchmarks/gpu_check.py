@@ -28,7 +28,7 @@ import torch
 from recbole.data import data_preparation
 from recbole.utils import init_seed
 
-from recbole_intent.config import Config
+from recbole_intent.config import Config, without_cmd_line
 from recbole_intent.model.enrichment import enrich_labels, topk_neighbours
 from recbole_intent.quick_start import objective_function
 from recbole_intent.utils import create_dataset, get_trainer, model_class
@@ -229,14 +229,15 @@ def main(argv=None):
     report = {"date": str(date.today()), "device": device_name(), "dataset": args.dataset, "epochs": args.epochs,
               "command": " ".join(["python benchmarks/gpu_check.py", *(argv if argv is not None else sys.argv[1:])]),
               "torch": torch.__version__, "models": [], "enrichment": [], "ranks": []}
-    for name, model_name, overrides, _ in RUNS:
-        if name in args.runs:
-            report["models"] += train_pair(name, model_name, overrides, args, settings)
-            print(f"{name}: done", flush=True)
-    add_ratios(report["models"])
-    report["enrichment"] = enrichment_rows(args, device)
-    if args.ranks > 1:
-        report["ranks"] = ranks_rows(args, settings)
+    with without_cmd_line():  # our flags are not RecBole settings (nor are they for the ranks, which inherit argv)
+        for name, model_name, overrides, _ in RUNS:
+            if name in args.runs:
+                report["models"] += train_pair(name, model_name, overrides, args, settings)
+                print(f"{name}: done", flush=True)
+        add_ratios(report["models"])
+        report["enrichment"] = enrichment_rows(args, device)
+        if args.ranks > 1:
+            report["ranks"] = ranks_rows(args, settings)
     os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     with open(args.out + ".json", "w") as f:
         json.dump(report, f, indent=1)
