@@ -82,6 +82,16 @@ RUNS = {
                                 "inner_size": 128}),
     "veli_gru4rec": ("VELI_GRU4Rec", {"intent_set": "llm_all"}),
     "veli_bert4rec": ("VELI_BERT4Rec", {"intent_set": "llm_all"}),
+    # Issue 13: the intent head made to learn the LLM's labels (detach: L_rec does not reach y_hat through phi;
+    # topm: the 3 most relevant intents fused, not tau = 0.5 against a ~2 % base rate; prior: y_hat starts at each
+    # intent's base rate), lambda_intent 1e-2 (papers' grid); by label coverage: all sessions, 10 % random, 10 %
+    # uncertainty-selected (SPRINT's setting with real answers)
+    "veli_dt": ("VELI_SASRec", {"intent_set": "llm_all", "intent_fusion_grad": "detach", "intent_fusion_rule": "topm",
+                                "intent_init": "prior", "lambda_intent": 0.01}),
+    "veli_dt_llm10": ("VELI_SASRec", {"intent_set": "llm", "intent_fusion_grad": "detach",
+                                      "intent_fusion_rule": "topm", "intent_init": "prior", "lambda_intent": 0.01}),
+    "veli_dt_sel10": ("VELI_SASRec", {"intent_set": "llm_sel", "intent_fusion_grad": "detach",
+                                      "intent_fusion_rule": "topm", "intent_init": "prior", "lambda_intent": 0.01}),
     "gru4rec": ("GRU4Rec", {}),
     "veli_gru4rec_llm_ce": ("VELI_GRU4Rec", {"intent_set": "llm", "rec_loss": "ce"}),
     # the same without any intent (lambda_intent = 0, no enrichment): is VELI_GRU4Rec's gain the intents' or the
@@ -103,7 +113,8 @@ from recbole_intent.quick_start import objective_function
 model, dataset, cfg = {model!r}, {dataset!r}, json.loads({cfg!r})
 r = objective_function(cfg, model=model, dataset=dataset, saved=True)
 print("RESULT " + json.dumps({{"test": dict(r["test_result"]), "valid": dict(r["best_valid_result"]),
-                              "epochs": r["epochs"], "seconds_per_epoch": r["seconds_per_epoch"]}}))
+                              "epochs": r["epochs"], "seconds_per_epoch": r["seconds_per_epoch"],
+                              "intent_diagnostics": r.get("intent_diagnostics")}}))
 """
 
 
