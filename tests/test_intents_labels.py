@@ -178,8 +178,9 @@ def test_resume_restores_enriched_labels_masks_and_epoch(tiny, tmp_path):
 
 def test_every_run_reports_diagnostics_and_the_detached_predictor_learns_the_labels(tiny, tmp_path):
     cfg, _ = tiny
-    settings = dict(cfg, epochs=4, learning_rate=0.01, lambda_intent=1.0, intent_fusion_grad="detach", intent_fusion_rule="calibrated",
-                    intent_init="prior", intent_holdout=0.2, checkpoint_dir=str(tmp_path))
+    settings = dict(cfg, epochs=4, learning_rate=0.01, lambda_intent=1.0, intent_fusion_grad="detach",
+                    intent_fusion_rule="calibrated", intent_init="prior", intent_holdout=0.2,
+                    checkpoint_dir=str(tmp_path))
     out = objective_function(settings, model="VELI_SASRec", dataset="tiny")["intent_diagnostics"]
     # tiny's labels are {topic, topic + 1} of 6 intents: chance recall@3 = 0.5, the base-rate ranking about as much
     assert out["holdout_sessions"] > 5 and out["recall@3_chance"] == 0.5
