@@ -14,7 +14,7 @@ from recbole_intent.checks import check_inputs
 from recbole_intent.compat import dist_backend
 from recbole_intent.config import Config
 from recbole_intent.threads import apply_threads
-from recbole_intent.utils import create_dataset, get_model, get_trainer
+from recbole_intent.utils import create_dataset, get_trainer, model_class
 
 
 def objective_function(config_dict=None, config_file_list=None, saved=True, model=None, dataset=None, verbose=False):
@@ -44,7 +44,7 @@ def objective_function(config_dict=None, config_file_list=None, saved=True, mode
     train_data, valid_data, test_data = data_preparation(config, dataset)
 
     init_seed(config["seed"] + config["local_rank"], config["reproducibility"])
-    model = get_model(config["model"])(config, train_data._dataset).to(config["device"])
+    model = model_class(config)(config, train_data._dataset).to(config["device"])
     if verbose:
         logger.info(model)
     trainer = get_trainer(config["MODEL_TYPE"], config["model"])(config, model)
