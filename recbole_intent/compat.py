@@ -15,10 +15,10 @@
    model registers any; our label tables are identical on all ranks by construction, see
    ``recbole_intent.model.distributed``).
 4. RecBole 1.2.1's own code raises pandas and torch ``FutureWarning``s on every run (chained ``fillna(inplace=True)``,
-   ``Series.agg(len)``, ``torch.cuda.amp.GradScaler``) that a user cannot act on, and its config prints
-   ``use_gpu = True`` on a machine without a GPU. ``quiet_recbole`` silences exactly those warnings (by category,
-   message and RecBole's module; every other warning stays visible) and the config says ``use_gpu = False`` when the
-   device is the CPU.
+   ``Series.agg(len)``, ``torch.cuda.amp.GradScaler``), hyperopt 0.2.5 (RecBole's tuner) warns that it imports
+   ``pkg_resources``, and RecBole's config prints ``use_gpu = True`` on a machine without a GPU: nothing a user can
+   act on. ``quiet_recbole`` silences exactly those warnings (by category, message and the module that raises them;
+   every other warning stays visible) and the config says ``use_gpu = False`` when the device is the CPU.
 
 Importing ``recbole_intent`` applies (1), (3) and (4); (2) is used by ``recbole_intent.trainer``.
 """
@@ -130,12 +130,14 @@ recbole.config.configurator.Config._init_device = _init_device
 recbole.trainer.trainer.DistributedDataParallel = _distributed_data_parallel
 
 
-# (category, start of the message, module that raises it): RecBole 1.2.1's calls, fixed in no release it supports.
+# (category, start of the message, module that raises it): calls in RecBole 1.2.1 and hyperopt 0.2.5, the pinned
+# releases, that no user setting changes.
 RECBOLE_WARNINGS = [
     (FutureWarning, "A value is trying to be set on a copy of a DataFrame or Series through chained assignment",
      r"recbole\.data\."),  # pandas 2.2, Dataset._fill_nan / _remap: df[field].fillna(..., inplace=True)
     (FutureWarning, "using <built-in function len> in Series.agg cannot aggregate", r"recbole\.data\."),
     (FutureWarning, r"`torch.cuda.amp.GradScaler\(args...\)` is deprecated", r"recbole\.trainer\."),
+    (UserWarning, "pkg_resources is deprecated as an API", r"hyperopt\."),  # at `import hyperopt` (HyperTuning)
 ]
 
 

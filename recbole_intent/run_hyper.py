@@ -13,6 +13,7 @@ import os
 from recbole.trainer import HyperTuning
 
 from recbole_intent.checks import UserError, check_params_file
+from recbole_intent.compat import quiet_recbole
 from recbole_intent.quick_start import objective_function
 
 
@@ -24,6 +25,7 @@ def tune(model, dataset, params_file, config_files=None, algo="exhaustive", max_
     def objective(params, config_file_list):
         return objective_function(dict(fixed, **params), config_file_list, saved=True)
 
+    quiet_recbole()  # HyperTuning imports hyperopt, which warns about pkg_resources (compat fix 4)
     hp = HyperTuning(objective, params_file=params_file, fixed_config_file_list=config_files, algo=algo,
                      max_evals=max_evals)
     hp.run()

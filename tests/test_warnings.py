@@ -5,6 +5,7 @@ import warnings
 import torch
 from tiny_data import write_tiny_dataset
 
+from recbole_intent.compat import quiet_recbole
 from recbole_intent.config import Config
 from recbole_intent.quick_start import objective_function
 
@@ -25,3 +26,13 @@ def test_use_gpu_says_what_the_device_is(tmp_path):
     cfg, _ = write_tiny_dataset(str(tmp_path))
     config = Config(model="SASRec", dataset="tiny", config_dict=cfg)
     assert config["use_gpu"] == (config["device"].type == "cuda") == torch.cuda.is_available()
+
+
+def test_hyperopt_pkg_resources_warning_is_silenced_only_from_hyperopt():
+    message = "pkg_resources is deprecated as an API. See https://setuptools.pypa.io/en/latest/pkg_resources.html."
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        quiet_recbole()
+        warnings.warn_explicit(message, UserWarning, "atpe.py", 19, module="hyperopt.atpe")  # as hyperopt 0.2.5
+        warnings.warn_explicit(message, UserWarning, "mine.py", 1, module="mine")
+    assert [w.filename for w in caught] == ["mine.py"]

@@ -43,7 +43,7 @@ class SessionDataset(SequentialDataset):
         if self.field2seqlen[field] <= limit:
             return
         self.inter_feat[field] = [seq[-limit:] for seq in self.inter_feat[field].values]
-        self.inter_feat[self.item_list_length_field] = self.inter_feat[field].agg(len)
+        self.inter_feat[self.item_list_length_field] = self.inter_feat[field].map(len)  # agg(len): FutureWarning
         self.field2seqlen[field] = limit
 
 
