@@ -126,7 +126,9 @@ def variant(name, base, **delta):
 
 
 def cache_path(name, seed, args):
-    return os.path.join(args.cache, args.dataset, f"{name}_{seed}.json")
+    """<cache>/<dataset>[/<protocol>]/<run>_<seed>.json: one file per run, seed and protocol."""
+    protocol = getattr(args, "protocol", None) or ""
+    return os.path.join(args.cache, args.dataset, protocol, f"{name}_{seed}.json")
 
 
 def run_one(name, seed, args):
