@@ -41,7 +41,7 @@ def main():
     args = parser.parse_args()
     head = ["| | protocol | seeds | SASRec H@20 / N@20 | VELI H@20 | VELI N@20 | SPRINT H@20 | SPRINT N@20 |",
             "|---|---|---|---|---|---|---|---|",
-            "| papers (VELI4SBR, SPRINT Table 2) | sampled BCE | ? | "
+            "| papers (VELI4SBR, SPRINT Table 2) | sampled BCE | not stated | "
             f"{PAPERS['sasrec'][0]:.4f} / {PAPERS['sasrec'][1]:.4f} | {paper_cell('veli', 0)} | {paper_cell('veli', 1)}"
             f" | {paper_cell('sprint', 0)} | {paper_cell('sprint', 1)} |"]
     summary = []
