@@ -81,7 +81,9 @@ def test_enrichment_generator_depends_on_seed_and_epoch_only():
 
 
 def test_two_gloo_ranks_hold_the_labels_of_one_process(tiny, tmp_path):
-    cfg = dict(tiny, nproc=2, world_size=2, ip="localhost", port=free_port(), offset=0)
+    cfg = dict(tiny, nproc=2, world_size=2, ip="localhost", port=free_port(), offset=0,
+               checkpoint_dir=str(tmp_path / "saved"))
+    os.makedirs(cfg["checkpoint_dir"])  # RecBole's ensure_dir checks, then creates: the two ranks would race on it
     mp.spawn(rank_worker, args=(cfg, str(tmp_path)), nprocs=2, join=True)
     ranks = [torch.load(tmp_path / f"rank{r}.pt", weights_only=True) for r in range(2)]
     for scope in ("global", "batch"):
