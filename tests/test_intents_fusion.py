@@ -6,7 +6,7 @@ import torch
 
 import recbole_intent  # noqa: F401
 from recbole_intent.model.intent_predictor import IntentPredictor
-from recbole_intent.model.veli import next_item_bce
+from recbole_intent.model.sampled_bce import next_item_bce
 
 
 def _identity(n, d, **options):

@@ -13,6 +13,18 @@ import torch.nn.functional as F
 N_NEGATIVES = 2  # Eq. 12: one random + one hard negative; a backbone draws both at random
 
 
+def next_item_bce(pos_score, neg_score):
+    """L_rec (Eq. 12): -[log sigmoid(s_pos) + sum_neg log sigmoid(-s_neg)], averaged over the batch instead of summed
+    (same optimum; keeps RecBole's learning rates). ``neg_score`` [B, 2]: the random and the hard negative."""
+    return -(F.logsigmoid(pos_score) + F.logsigmoid(-neg_score).sum(-1)).mean()
+
+
+def random_negatives(pos, n_items, n=N_NEGATIVES):
+    """[B, n] uniform item ids in [1, n_items), never the positive."""
+    neg = torch.randint(1, n_items, (pos.size(0), n), device=pos.device)
+    return torch.where(neg == pos.unsqueeze(1), neg % (n_items - 1) + 1, neg)
+
+
 class SampledBCE:
     """Put before a RecBole sequential backbone whose ``forward(item_seq, item_seq_len)`` returns h_S and whose items
     are scored with ``item_embedding`` (SASRec, GRU4Rec, NARM, STAMP, SRGNN, GCSAN, LightSANs, ...)."""
@@ -22,17 +34,14 @@ class SampledBCE:
         super().__init__(config, dataset)
 
     def sample_negatives(self, pos):
-        """[B, 2] uniform item ids in [1, n_items), never the positive."""
-        neg = torch.randint(1, self.n_items, (pos.size(0), N_NEGATIVES), device=pos.device)
-        return torch.where(neg == pos.unsqueeze(1), neg % (self.n_items - 1) + 1, neg)
+        return random_negatives(pos, self.n_items)
 
     def calculate_loss(self, interaction):
         h = self.forward(interaction[self.ITEM_SEQ], interaction[self.ITEM_SEQ_LEN])
         pos = interaction[self.POS_ITEM_ID]
         pos_score = (h * self.item_embedding(pos)).sum(-1)
         neg_score = (h.unsqueeze(1) * self.item_embedding(self.sample_negatives(pos))).sum(-1)
-        # averaged over the batch, as our Eq. 12 (same optimum; RecBole's learning rates apply)
-        return -(F.logsigmoid(pos_score) + F.logsigmoid(-neg_score).sum(-1)).mean()
+        return next_item_bce(pos_score, neg_score)
 
 
 _WRAPPED = {}

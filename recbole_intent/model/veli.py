@@ -20,6 +20,7 @@ from recbole_intent.model.distributed import encode_sharded, enrichment_generato
 from recbole_intent.model.enrichment import rows_per_chunk, topk_neighbours
 from recbole_intent.model.intent_labels import IntentLabels, fusion_stats
 from recbole_intent.model.intent_predictor import IntentPredictor, intent_bce
+from recbole_intent.model.sampled_bce import next_item_bce, random_negatives
 
 
 class _ProjectedText(nn.Module):
@@ -34,12 +35,6 @@ class _ProjectedText(nn.Module):
         n = self.text_emb.num_embeddings
         out = self.proj(self.text_emb(ids.clamp(max=n - 1)))
         return torch.where((ids >= n).unsqueeze(-1), self.id_embedding(ids), out)  # no host sync on ``any()``
-
-
-def next_item_bce(pos_score, neg_score):
-    """L_rec (Eq. 12): -[log sigmoid(s_pos) + sum_neg log sigmoid(-s_neg)], averaged over the batch instead of summed
-    (same optimum; keeps RecBole's learning rates). ``neg_score`` [B, 2]: the random and the hard negative."""
-    return -(F.logsigmoid(pos_score) + F.logsigmoid(-neg_score).sum(-1)).mean()
 
 
 class IntentEnhanced:
@@ -135,8 +130,7 @@ class IntentEnhanced:
     def sample_negatives(self, pos, hard):
         """Two negatives per row (Eq. 12): one random and one hard negative of the session's P&C loop, or two
         random ones when the session has none."""
-        neg = torch.randint(1, self.n_items, (pos.size(0), 2), device=pos.device)
-        neg = torch.where(neg == pos.unsqueeze(1), neg % (self.n_items - 1) + 1, neg)  # never the positive
+        neg = random_negatives(pos, self.n_items)
         if self.use_hard_negatives and hard is not None and hard.numel():
             count = (hard > 0).sum(1)
             pick = (torch.rand(pos.size(0), device=pos.device) * count.clamp(min=1)).long()
