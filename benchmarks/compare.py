@@ -92,6 +92,16 @@ RUNS = {
                                       "intent_fusion_rule": "topm", "intent_init": "prior", "lambda_intent": 0.01}),
     "veli_dt_sel10": ("VELI_SASRec", {"intent_set": "llm_sel", "intent_fusion_grad": "detach",
                                       "intent_fusion_rule": "topm", "intent_init": "prior", "lambda_intent": 0.01}),
+    # Issue 15 (any dataset): the default intent set of the dataset (beauty and ml1m: the offline backend,
+    # uncertainty-selected 10 %), and the SR-GNN family with the settings of LLM4SBR / LLM-DMsRec (d = 100, batch 100,
+    # Adam lr 1e-3, L2 1e-5) and their released codes' StepLR (x0.1 every 3 epochs), backbone and VELI alike
+    "veli_off": ("VELI_SASRec", {}),
+    "sprint_off": ("SPRINT_SASRec", {}),
+    "veli_le_off": ("VELI_SASRec", {"use_text_emb": True, "hidden_size": 32, "inner_size": 128}),
+    "srgnn_pd": ("SRGNN", {"embedding_size": 100, "train_batch_size": 100, "weight_decay": 1e-5, "lr_decay_step": 3}),
+    "veli_srgnn_pd": ("VELI_SRGNN", {"embedding_size": 100, "train_batch_size": 100, "weight_decay": 1e-5,
+                                     "lr_decay_step": 3, "rec_loss": "ce"}),
+    "llmdmsrec_srgnn_rel": ("LLMDMsRec_SRGNN", {"sigma_from": "released"}),
     "gru4rec": ("GRU4Rec", {}),
     "veli_gru4rec_llm_ce": ("VELI_GRU4Rec", {"intent_set": "llm", "rec_loss": "ce"}),
     # the same without any intent (lambda_intent = 0, no enrichment): is VELI_GRU4Rec's gain the intents' or the
@@ -112,9 +122,10 @@ sys.argv = sys.argv[:1]  # RecBole's Config reads --key=value from sys.argv: pas
 from recbole_intent.quick_start import objective_function
 model, dataset, cfg = {model!r}, {dataset!r}, json.loads({cfg!r})
 r = objective_function(cfg, model=model, dataset=dataset, saved=True)
+device = torch.cuda.get_device_name(0) if torch.cuda.is_available() and cfg.get("use_gpu", True) else "CPU"
 print("RESULT " + json.dumps({{"test": dict(r["test_result"]), "valid": dict(r["best_valid_result"]),
                               "epochs": r["epochs"], "seconds_per_epoch": r["seconds_per_epoch"],
-                              "intent_diagnostics": r.get("intent_diagnostics")}}))
+                              "intent_diagnostics": r.get("intent_diagnostics"), "device": device}}))
 """
 
 
@@ -145,6 +156,8 @@ def run_one(name, seed, args):
         if kept["model"] == model and kept["settings"] == settings:
             print(f"{name} seed {seed}: cached ({path})", flush=True)
             return name, seed, kept["result"]
+    if getattr(args, "cached_only", False):
+        raise SystemExit(f"{path}: not in the cache, and --cached_only forbids training it here")
     cfg = dict(settings, state="ERROR", show_progress=False,
                checkpoint_dir=os.path.join(args.checkpoint_root, f"{name}_{seed}"))
     code = CHILD.format(model=model, dataset=args.dataset, cfg=json.dumps(cfg))
@@ -155,6 +168,7 @@ def run_one(name, seed, args):
     if out.returncode != 0 or not line:
         raise RuntimeError(f"{name} seed {seed} failed:\n{out.stderr[-3000:]}")
     result = json.loads(line[-1][len("RESULT "):])
+    result["machine"] = machine(result.get("device", "CPU"), args)
     print(f"{name} seed {seed}: " + " ".join(f"{k}={result['test'][k]:.4f}" for k in METRICS)
           + f" epochs={result['epochs']} s/epoch={result['seconds_per_epoch']:.1f}", flush=True)
     if args.cache:
@@ -162,6 +176,13 @@ def run_one(name, seed, args):
         with open(path, "w") as f:
             json.dump({"model": model, "settings": settings, "date": str(date.today()), "result": result}, f, indent=1)
     return name, seed, result
+
+
+def machine(device, args):
+    """Where a run trained, for its table: the device, how many runs shared the machine, threads per run."""
+    where = f"one {device} GPU" if device != "CPU" else "CPU"
+    return (f"{where}, {args.jobs} run(s) at a time, {args.threads} torch thread(s) each, "
+            f"{os.cpu_count()}-core machine")
 
 
 def run_all(jobs, args):
@@ -181,6 +202,8 @@ def add_run_args(parser, seeds=(2020,)):
                         help="training protocol of every run (properties/protocol/<name>.yaml); default: its YAML")
     parser.add_argument("--cache", default=os.path.join(ROOT, "results", "runs"),
                         help="folder of per-run results reused across tables ('' = always train)")
+    parser.add_argument("--cached_only", action="store_true",
+                        help="build the table from --cache alone; a run missing there is an error, never trained here")
     parser.add_argument("--checkpoint_root", default="/tmp/compare", help="best-on-valid models: <root>/<run>_<seed>")
     parser.add_argument("--out", required=True)
 
@@ -232,13 +255,21 @@ def cell(row, metric, n_seeds):
     return text
 
 
-def to_markdown(rows, args, reference):
+def machines_text(results, args):
+    """The machines a table's runs trained on (runs cached before this was recorded: the CPU machine of then)."""
+    default = (f"{args.threads} torch thread(s) per run, {args.jobs} run(s) at a time on a {os.cpu_count()}-core CPU "
+               "machine")
+    found = sorted({r.get("machine", default) for r in results.values()}) if results else [default]
+    return "; ".join(found)
+
+
+def to_markdown(rows, args, reference, results=None):
     head = "| run | model | " + " | ".join(METRICS) + " | epochs | s/epoch |"
     protocol = getattr(args, "protocol", None) or "none (each model's YAML)"
     lines = [f"# {args.dataset}: {', '.join(args.runs)} ({date.today()})", "", f"Protocol: **{protocol}**", "",
              f"Command: `python benchmarks/compare.py {' '.join(sys.argv[1:])}`", "",
-             f"Seeds {args.seeds}; {args.threads} torch thread(s) per run, {args.jobs} run(s) at a time on a "
-             f"{os.cpu_count()}-core CPU machine; early stopping on valid NDCG@20; test split, full ranking. "
+             f"Seeds {args.seeds}; trained on: {machines_text(results or {}, args)}; early stopping on valid "
+             "NDCG@20; test split, full ranking. "
              f"Gain is relative to `{reference}`" + ("; * = paired t-test p < 0.05 over seeds." if len(args.seeds) > 1
                                                       else "; one seed, so no significance test."), "",
              head, "|" + "---|" * (len(METRICS) + 4)]
@@ -265,7 +296,7 @@ def main():
                    "protocol": args.protocol, "seeds": args.seeds, "dataset": args.dataset,
                    "rows": rows, "per_seed": [{"run": n, "seed": s, **r} for (n, s), r in results.items()]}, f,
                   indent=2)
-    markdown = to_markdown(rows, args, reference)
+    markdown = to_markdown(rows, args, reference, results)
     with open(args.out + ".md", "w") as f:
         f.write(markdown)
     print(markdown)

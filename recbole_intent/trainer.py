@@ -6,9 +6,14 @@ Only two things change (everything else, early stopping, evaluation, tensorboard
   models refresh their enriched intent labels there every rho epochs (VELI4SBR Algorithm 2, line 2);
 - ``lr_decay_step`` / ``lr_decay_gamma``: an optional step decay of the learning rate (``StepLR``, stepped after each
   epoch, so epoch e trains at ``learning_rate * gamma ** (e // step)``), as the released LLM4SBR and LLM-DMsRec codes
-  train (``--lr_dc 0.1 --lr_dc_step 3``); off when ``lr_decay_step`` is None.
+  train (``--lr_dc 0.1 --lr_dc_step 3``); off when ``lr_decay_step`` is None. With it on, a validation score that
+  only *ties* the best no longer resets early stopping's patience (RecBole's ``early_stopping`` counts ``>=``):
+  once StepLR has shrunk the rate to ~0 a deterministic model (plain SR-GNN has no dropout) repeats its score
+  exactly, and the run would go on to ``epochs`` (seen on ML-1M: still training after 500 s on a GPU, where its intent
+  versions stopped at 13-19 epochs).
 """
 
+import math
 import re
 import time
 
@@ -50,6 +55,12 @@ class Trainer(RecBoleTrainer):
         if self.epoch_callback is not None:
             self.epoch_callback(epoch_idx, self.epoch_seconds[-1])
         return loss
+
+    def _valid_epoch(self, valid_data, show_progress=False):
+        score, result = super()._valid_epoch(valid_data, show_progress=show_progress)
+        if self.lr_scheduler is not None and score == self.best_valid_score:
+            score = math.nextafter(score, -math.inf if self.valid_metric_bigger else math.inf)  # a tie: no progress
+        return score, result
 
     def _generate_train_loss_output(self, epoch_idx, s_time, e_time, losses):
         line = super()._generate_train_loss_output(epoch_idx, s_time, e_time, losses)

@@ -41,3 +41,12 @@ def test_off_by_default(tiny, tmp_path):
 def test_bad_value_names_the_keys(tiny, tmp_path):
     with pytest.raises(ValueError, match=r"lr_decay_step must be an integer >= 1.*got lr_decay_step=0"):
         rates_per_epoch(tiny, tmp_path, epochs=1, lr_decay_step=0)
+
+
+def test_a_tie_after_the_rate_has_decayed_away_ends_the_run(tiny, tmp_path):
+    # After epoch 0 the rate is 1e-3 * 1e-9: the model stops moving and (no dropout) repeats its validation score
+    # exactly. RecBole counts a tie as progress and would train all 20 epochs; with the decay on, a tie is no
+    # progress: epochs 1, 2, 3 tie, patience 2 is exceeded at epoch 3, so 4 epochs run.
+    rates = rates_per_epoch(tiny, tmp_path, epochs=20, stopping_step=2, lr_decay_step=1, lr_decay_gamma=1e-9,
+                            dropout_prob=0.0)
+    assert len(rates) == 4
