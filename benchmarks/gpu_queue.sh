@@ -4,7 +4,7 @@
 # 1.2.1 and its small pure-Python needs, pandas 2.3 (RecBole needs pandas < 3), numpy 1.26 (RecBole needs numpy < 2;
 # if the image's scipy refuses numpy 1.26, the image's numpy 2 is kept with a shim for RecBole's numpy-1 aliases),
 # and the git-ignored data (ML-1M is never committed) as .tar.xz.
-#   bash benchmarks/gpu_queue.sh PLAN JOBS HARD_SECONDS      (results: results/runs_gpu, packed into $OUT)
+#   bash benchmarks/gpu_queue.sh PLAN JOBS HARD_SECONDS      (results: results/runs_queue, packed into $OUT)
 # HARD_SECONDS: when, counted from this script's start, the command will be killed (the device call's timeout_s
 # less a margin): no run starts that should end later, none at all in the last minute.
 set -u
@@ -25,5 +25,5 @@ elif PYTHONPATH=$PWD/.devpack/np2shim:/tmp/site:$PWD python3 -c "$CHECK"; then
 else exit 5; fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 nvidia-smi dmon -s u -d 5 > "$OUT/gpu_util.txt" 2>&1 &
-python3 benchmarks/run_queue.py --plan "$PLAN" --jobs "$JOBS" --cache results/runs_gpu --checkpoint_root /tmp/queue \
-    --deadline $((HARD - SECONDS - 60)) --hard $((HARD - SECONDS)) --pack "$OUT/runs_gpu.tar.gz" 2>&1 | tee "$OUT/queue.log"
+python3 benchmarks/run_queue.py --plan "$PLAN" --jobs "$JOBS" --cache results/runs_queue --checkpoint_root /tmp/queue \
+    --deadline $((HARD - SECONDS - 60)) --hard $((HARD - SECONDS)) --pack "$OUT/runs_queue.tar.gz" 2>&1 | tee "$OUT/queue.log"

@@ -1,11 +1,11 @@
 """Train every run of a plan (many tables, datasets and protocols) through one pool, in priority order.
 
-    python benchmarks/run_queue.py --plan benchmarks/plans/gpu.json --jobs 14 --cache results/runs_gpu \
-        --deadline 480 --pack /tmp/runs_gpu.tar.gz
+    python benchmarks/run_queue.py --plan benchmarks/plans/gpu_2026-11-30.json --jobs 15 --cache results/runs_queue \
+        --deadline 480 --hard 540 --pack /tmp/runs_queue.tar.gz
 
 Made for a lent GPU machine, where minutes are few and one command must do everything: ``--jobs`` trainings at a
 time (each a ``compare.py`` subprocess, so every result lands in the same per-run cache that ``compare.py`` and
-``tune_grid.py`` build their tables from, with ``--cached_only``). It runs as well on a CPU machine.
+``tuning.py`` build their tables from, with ``--cached_only``). It runs as well on a CPU machine.
 
 A plan is a JSON list of groups, most important first:
 
@@ -15,7 +15,7 @@ A plan is a JSON list of groups, most important first:
      "grid": {"learning_rate": [0.001, 0.002], "dropout": [0.2, 0.5]}, "also": [{"enrich_k": 5}],
      "seeds": [2020, 2021], "extra": {"stopping_step": 5}}
 
-``protocol`` may be null (each model's own YAML). A ``tune`` group trains the grid's points (``tune_grid.points``)
+``protocol`` may be null (each model's own YAML). A ``tune`` group trains the grid's points (``tuning.points``)
 at ``tune_seed``; once all have finished, the point with the best *validation* NDCG@20 is trained on ``seeds`` (the
 test split is never looked at to select), with the group's priority. Jobs are queued seed-major, so a queue cut
 short still leaves whole seeds. ``--deadline``: no job starts after that many seconds; ``--hard``: the time the
@@ -37,7 +37,7 @@ from types import SimpleNamespace
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import run_one  # noqa: E402
-from tune_grid import points, select_point  # noqa: E402
+from tuning import points, select_point  # noqa: E402
 
 
 def group_args(group, cli):
@@ -52,7 +52,12 @@ class Queue:
 
     def __init__(self, plan, cli):
         self.cli, self.heap, self.lock, self.order = cli, [], threading.Lock(), 0
-        self.start, self.done, self.failed, self.selections = time.time(), 0, 0, {}
+        self.start, self.done, self.failed = time.time(), 0, 0
+        kept = os.path.join(cli.cache, "selections.json")  # earlier queues' selections stay on record
+        self.selections = {}
+        if os.path.exists(kept):
+            with open(kept) as f:
+                self.selections = json.load(f)
         self.pending = {}  # tune group index -> grid points still running or queued
         self.took, self.began = {}, {}  # dataset and (dataset, run) -> seconds of each finished job
         for priority, group in enumerate(plan):

@@ -40,47 +40,6 @@ GRID = {
 }
 
 
-# a grid key that stands for several config keys: one dropout for Transformer and RNN backbones alike
-ALIASES = {"dropout": ("hidden_dropout_prob", "attn_dropout_prob", "dropout_prob")}
-SHORT = {"learning_rate": "lr", "weight_decay": "wd", "dropout": "do", "enrich_k": "k", "lambda_intent": "li",
-         "lambda_ortho": "lo"}
-
-
-def _point(base, delta):
-    """Register (and name) the run ``base`` with the grid values ``delta``."""
-    name = f"tune_{base}_" + "_".join(f"{SHORT.get(k, k)}{v:g}" for k, v in delta.items())
-    settings = {}
-    for key, value in delta.items():
-        settings.update(dict.fromkeys(ALIASES.get(key, (key,)), value))
-    return variant(name, base, **settings)
-
-
-def points(group):
-    """The run names of a plan's tune group (``run_queue.py``): every combination of ``grid`` (its first values are
-    the base's own), then each ``also`` delta applied to the grid's first point."""
-    keys = list(group["grid"])
-    combos = [{}]
-    for key in keys:
-        combos = [dict(c, **{key: v}) for c in combos for v in group["grid"][key]]
-    first = combos[0]
-    return [_point(group["base"], c) for c in combos] + [_point(group["base"], dict(first, **a))
-                                                          for a in group.get("also", [])]
-
-
-def select_point(group, args_of):
-    """The point of a tune group with the best validation NDCG@20 at its tune_seed, read from the run cache."""
-    from compare import cache_path
-
-    def valid(name):
-        path = cache_path(name, group["tune_seed"], args_of(group))
-        if not os.path.exists(path):
-            return float("-inf")  # failed or never trained: never selected
-        with open(path) as f:
-            return json.load(f)["result"]["valid"]["ndcg@20"]
-
-    return max(points(group), key=valid)
-
-
 def select(grid, seed):
     """Each family's point with the best validation NDCG@20 at the tuning seed (the test split is not looked at)."""
     return {family: max(points, key=lambda n: grid[(n, seed)]["valid"]["ndcg@20"]) for family, points in GRID.items()}

@@ -11,7 +11,7 @@ import pytest
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "benchmarks"))
 import compare  # noqa: E402
 import run_queue  # noqa: E402
-import tune_grid  # noqa: E402
+import tuning  # noqa: E402
 
 
 def fake_trainer(calls, valid_of, fail=()):
@@ -55,7 +55,7 @@ def test_tune_group_selects_on_validation_then_trains_the_seeds_first(tmp_path, 
     calls = []
     group = {"tune": "SASRec", "dataset": "a", "protocol": "papers", "base": "sasrec", "tune_seed": 7,
              "grid": {"learning_rate": [0.001, 0.002], "dropout": [0.2, 0.5]}, "seeds": [1, 2]}
-    names = tune_grid.points(group)
+    names = tuning.points(group)
     best = names[2]  # lr 0.002, dropout 0.2: the best validation score below, the worst test score
     monkeypatch.setattr(run_queue, "run_one", fake_trainer(calls, lambda n: 0.9 if n == best else 0.1))
     later = {"dataset": "a", "protocol": "papers", "runs": ["gru4rec"], "seeds": [1]}
@@ -69,7 +69,7 @@ def test_tune_group_selects_on_validation_then_trains_the_seeds_first(tmp_path, 
 
 def test_tune_group_also_points_change_one_key_of_the_first_point():
     group = {"base": "veli", "grid": {"learning_rate": [0.001, 0.002]}, "also": [{"enrich_k": 5}]}
-    names = tune_grid.points(group)
+    names = tuning.points(group)
     assert len(names) == 3
     assert compare.RUNS[names[-1]][1] == {**compare.RUNS["veli"][1], "learning_rate": 0.001, "enrich_k": 5}
 
@@ -110,3 +110,43 @@ def test_nothing_starts_after_the_deadline(tmp_path, monkeypatch, deadline):
     queue.start -= 1
     drain(queue)
     assert calls == []
+
+
+def test_tuned_tables_read_the_cache_select_on_valid_and_name_the_machine(tmp_path, monkeypatch):
+    calls = []
+    group = {"tune": "SASRec", "dataset": "a", "protocol": "papers", "base": "sasrec", "tune_seed": 7,
+             "grid": {"learning_rate": [0.001, 0.002]}, "seeds": [7, 8]}
+    names = tuning.points(group)
+    score = {names[0]: 0.2, names[1]: 0.3}
+    monkeypatch.setattr(run_queue, "run_one", fake_trainer(calls, lambda n: score[n]))
+    args = cli(tmp_path)
+    drain(run_queue.Queue([group], args))
+    metrics = {m: 0.5 for m in compare.METRICS}
+    for seed in (7, 8):  # the fake results lack what a table shows: give the final runs real-looking ones
+        path = compare.cache_path(names[1], seed, tuning.group_namespace(group, args))
+        with open(path) as f:
+            kept = json.load(f)
+        kept["result"].update(test=metrics, epochs=3, seconds_per_epoch=1.0,
+                              machine="one NVIDIA H200 GPU, 15 run(s) at a time" if seed == 7 else "CPU")
+        kept["model"], kept["settings"] = "SASRec", {**compare.RUNS[names[1]][1], "seed": seed, "protocol": "papers"}
+        with open(path, "w") as f:
+            json.dump(kept, f)
+    for seed, name in ((7, names[0]),):
+        path = compare.cache_path(name, seed, tuning.group_namespace(group, args))
+        with open(path) as f:
+            kept = json.load(f)
+        kept["model"], kept["settings"] = "SASRec", {**compare.RUNS[name][1], "seed": seed, "protocol": "papers"}
+        with open(path, "w") as f:
+            json.dump(kept, f)
+    grid, selected, rows = tuning.protocol_tables([group], args)
+    assert selected == {"SASRec": names[1]}
+    assert [g["run"] for g in grid] == names
+    assert rows[0]["machines"] == {"7": "GPU", "8": "CPU"}
+    assert rows[0]["ndcg@20"] == (0.5, 0.0)
+
+
+def test_tuned_tables_refuse_a_missing_run(tmp_path):
+    group = {"tune": "SASRec", "dataset": "a", "protocol": "papers", "base": "sasrec", "tune_seed": 7,
+             "grid": {"learning_rate": [0.001]}, "seeds": [7]}
+    with pytest.raises(SystemExit, match="not in the cache"):
+        tuning.protocol_tables([group], cli(tmp_path))
