@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Train a plan of runs (benchmarks/run_queue.py) on a bare lent GPU machine: Python 3.12 with torch and scipy, no
-# RecBole, no network. What it needs travels in .devpack/ (git-ignored, built by benchmarks/gpu_pack.sh): RecBole
+# RecBole, no network. What it needs travels in .devpack/ (git-ignored, built by benchmarks/device/pack.sh): RecBole
 # 1.2.1 and its small pure-Python needs, pandas 2.3 (RecBole needs pandas < 3), numpy 1.26 (RecBole needs numpy < 2;
 # if the image's scipy refuses numpy 1.26, the image's numpy 2 is kept with a shim for RecBole's numpy-1 aliases),
 # and the git-ignored data (ML-1M is never committed) as .tar.xz.
@@ -20,8 +20,8 @@ torch.from_numpy(numpy.zeros(2)).cuda(); print("numpy", numpy.__version__, "pand
 "torch", torch.__version__, torch.cuda.get_device_name(0))'
 export PYTHONUNBUFFERED=1
 if [ -n "$NP1" ] && PYTHONPATH=/tmp/np1:/tmp/site:$PWD python3 -c "$CHECK"; then export PYTHONPATH=/tmp/np1:/tmp/site:$PWD
-elif PYTHONPATH=$PWD/.devpack/np2shim:/tmp/site:$PWD python3 -c "$CHECK"; then
-    export PYTHONPATH=$PWD/.devpack/np2shim:/tmp/site:$PWD; echo "numpy 1.26 refused: numpy 2 with the shim"
+elif PYTHONPATH=$PWD/benchmarks/device/np2shim:/tmp/site:$PWD python3 -c "$CHECK"; then
+    export PYTHONPATH=$PWD/benchmarks/device/np2shim:/tmp/site:$PWD; echo "numpy 2 with the shim${NP1:+ (numpy 1.26 refused)}"
 else exit 5; fi
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
 nvidia-smi dmon -s u -d 5 > "$OUT/gpu_util.txt" 2>&1 &
