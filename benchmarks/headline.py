@@ -34,9 +34,32 @@ def paper_cell(run, index):
     return f"{value:.4f}" if run == "sasrec" else f"{value:.4f} ({value / base - 1:+.1%})"
 
 
+def tuned_rows(path, summary):
+    """One row per protocol of a ``tuning.py`` table: the tuned SASRec, the tuned VELI_SASRec (SPRINT not tuned)."""
+    with open(path) as f:
+        tuned = json.load(f)
+    lines = []
+    for protocol, table in tuned["protocols"].items():
+        rows = {family: row for family, row in zip(table["selected"], table["rows"], strict=True)}
+        if "SASRec" not in rows or "VELI_SASRec" not in rows:
+            sys.exit(f"error: {path} ({protocol}) lacks a tuned SASRec or VELI_SASRec")
+        base, veli = rows["SASRec"], rows["VELI_SASRec"]
+        seeds = len(base["machines"])
+        lines.append(f"| ours, tuned on valid, `{os.path.basename(path)}` | {protocol} | {seeds} | "
+                     f"{base['hit@20'][0]:.4f} / {base['ndcg@20'][0]:.4f} | {cell(veli, 'hit@20')} | "
+                     f"{cell(veli, 'ndcg@20')} | not tuned | not tuned |")
+        summary.append({"table": path, "protocol": protocol, "tuned": True, "seeds": seeds,
+                        "rows": {"sasrec": {m: base[m] for m in ("hit@20", "ndcg@20")},
+                                 "veli": {m: veli[m] for m in ("hit@20", "ndcg@20")} |
+                                 {m + "_gain": veli.get(m + "_gain") for m in ("hit@20", "ndcg@20")} |
+                                 {m + "_p": veli.get(m + "_p") for m in ("hit@20", "ndcg@20")}}})
+    return lines
+
+
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tables", nargs="+", required=True, help="compare.py JSON files, one per protocol")
+    parser.add_argument("--tuned", default=None, help="tuning.py JSON: SASRec, VELI tuned on valid")
     parser.add_argument("--out", required=True)
     args = parser.parse_args()
     head = ["| | protocol | seeds | SASRec H@20 / N@20 | VELI H@20 | VELI N@20 | SPRINT H@20 | SPRINT N@20 |",
@@ -60,6 +83,8 @@ def main():
                         "rows": {r: {m: rows[r][m] for m in ("hit@20", "ndcg@20")} |
                                  {m + "_gain": rows[r].get(m + "_gain") for m in ("hit@20", "ndcg@20")} |
                                  {m + "_p": rows[r].get(m + "_p") for m in ("hit@20", "ndcg@20")} for r in ROWS}})
+    if args.tuned:
+        head += tuned_rows(args.tuned, summary)
     text = "\n".join([f"# Headline: SASRec, VELI4SBR and SPRINT on beauty ({date.today()})", "",
                       f"Command: `python benchmarks/headline.py {' '.join(sys.argv[1:])}`", "",
                       "Gains are relative to SASRec under the same protocol; p: paired t-test over seeds.", "",

@@ -36,3 +36,18 @@ def test_a_table_without_sprint_is_one_error_line(tmp_path):
     run = subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "headline.py"), "--tables", str(path),
                           "--out", str(tmp_path / "h")], capture_output=True, text=True)
     assert run.returncode == 1 and "has no run ['sprint']" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_tuned_rows_follow_the_untuned_ones(tmp_path):
+    tables = [_table(tmp_path / "p.json", "papers", 0.105)]
+    rows = [{"run": "tune_sasrec_x", "hit@20": [0.3, 0.0], "ndcg@20": [0.2, 0.0], "machines": {"1": "GPU", "2": "CPU"}},
+            {"run": "tune_veli_y", "hit@20": [0.33, 0.0], "ndcg@20": [0.19, 0.0], "hit@20_gain": 0.1, "hit@20_p": 0.2,
+             "ndcg@20_gain": -0.05, "ndcg@20_p": 0.03, "machines": {"1": "GPU", "2": "CPU"}}]
+    tuned = tmp_path / "tuned.json"
+    tuned.write_text(json.dumps({"protocols": {"strong": {"selected": {"SASRec": "tune_sasrec_x",
+                                                                       "VELI_SASRec": "tune_veli_y"}, "rows": rows}}}))
+    subprocess.run([sys.executable, os.path.join(REPO, "benchmarks", "headline.py"), "--tables", *tables,
+                    "--tuned", str(tuned), "--out", str(tmp_path / "h")], check=True, capture_output=True)
+    last = (tmp_path / "h.md").read_text().strip().splitlines()[-1]
+    assert last == ("| ours, tuned on valid, `tuned.json` | strong | 2 | 0.3000 / 0.2000 | 0.3300 (+10.0%, p = 0.20) | "
+                    "0.1900 (-5.0%, p = 0.03) | not tuned | not tuned |")
