@@ -102,6 +102,8 @@ RUNS = {
     "veli_srgnn_pd": ("VELI_SRGNN", {"embedding_size": 100, "train_batch_size": 100, "weight_decay": 1e-5,
                                      "lr_decay_step": 3, "rec_loss": "ce"}),
     "llmdmsrec_srgnn_rel": ("LLMDMsRec_SRGNN", {"sigma_from": "released"}),
+    # without the released codes' StepLR: does the decay (x0.1 every 3 epochs) starve the plain backbone?
+    "llm4sbr_srgnn_nodecay": ("LLM4SBR_SRGNN", {"lr_decay_step": None}),
     "gru4rec": ("GRU4Rec", {}),
     "veli_gru4rec_llm_ce": ("VELI_GRU4Rec", {"intent_set": "llm", "rec_loss": "ce"}),
     # the same without any intent (lambda_intent = 0, no enrichment): is VELI_GRU4Rec's gain the intents' or the
