@@ -26,7 +26,9 @@ def cell(row, metric):
     if gain is None:
         return f"{mean:.4f}"
     p = row.get(metric + "_p")
-    return f"{mean:.4f} ({gain:+.1%}, p = {p:.2f})" if p is not None else f"{mean:.4f} ({gain:+.1%})"
+    if p is None:
+        return f"{mean:.4f} ({gain:+.1%})"
+    return f"{mean:.4f} ({gain:+.1%}, p = {p:.2f})" if p >= 0.01 else f"{mean:.4f} ({gain:+.1%}, p = {p:.1g})"
 
 
 def paper_cell(run, index):
