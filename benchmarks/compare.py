@@ -81,6 +81,8 @@ RUNS = {
     "veli_le": ("VELI_SASRec", {"intent_set": "llm_all", "use_text_emb": True, "hidden_size": 32,
                                 "inner_size": 128}),
     "veli_gru4rec": ("VELI_GRU4Rec", {"intent_set": "llm_all"}),
+    # the same without any intent: is a VELI_GRU4Rec gain the intents' or the fusion block's (Eq. 11's residual)?
+    "veli_gru4rec_nointent": ("VELI_GRU4Rec", {"intent_set": "llm_all", "lambda_intent": 0.0, "enrich_mode": "none"}),
     "veli_bert4rec": ("VELI_BERT4Rec", {"intent_set": "llm_all"}),
     # Issue 13: the intent head made to learn the LLM's labels (detach: L_rec does not reach y_hat through phi;
     # topm: the 3 most relevant intents fused, not tau = 0.5 against a ~2 % base rate; prior: y_hat starts at each
