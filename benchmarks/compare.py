@@ -261,8 +261,7 @@ def cell(row, metric, n_seeds):
 
 def machines_text(results, args):
     """The machines a table's runs trained on (runs cached before this was recorded: the CPU machine of then)."""
-    default = (f"{args.threads} torch thread(s) per run, {args.jobs} run(s) at a time on a {os.cpu_count()}-core CPU "
-               "machine")
+    default = machine("CPU", args)
     found = sorted({r.get("machine", default) for r in results.values()}) if results else [default]
     return "; ".join(found)
 

@@ -26,32 +26,28 @@ back even when its command is killed).
 """
 
 import argparse
-import heapq
 import json
 import os
 import sys
 import tarfile
 import threading
 import time
-from types import SimpleNamespace
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from compare import run_one  # noqa: E402
-from tuning import points, select_point  # noqa: E402
+from tuning import group_namespace, points, select_point  # noqa: E402
 
 
 def group_args(group, cli):
-    """The argparse-like namespace ``compare.run_one`` reads, for one group of the plan."""
-    return SimpleNamespace(dataset=group["dataset"], protocol=group.get("protocol"), extra=json.dumps(
-        group.get("extra", {})), cache=cli.cache, threads=cli.threads, jobs=cli.jobs,
-        checkpoint_root=cli.checkpoint_root)
+    """The argparse-like namespace ``compare.run_one`` reads, for one group of the plan (it trains what is missing)."""
+    return group_namespace(group, cli.cache, cli.threads, cli.jobs, cli.checkpoint_root, cached_only=False)
 
 
 class Queue:
-    """A priority queue of (priority, order, run, seed, group) with a pool of worker threads."""
+    """Queued jobs (priority, order, run, seed, group), taken most important first by a pool of worker threads."""
 
     def __init__(self, plan, cli):
-        self.cli, self.heap, self.lock, self.order = cli, [], threading.Lock(), 0
+        self.cli, self.jobs, self.lock, self.order = cli, [], threading.Lock(), 0
         self.start, self.done, self.failed = time.time(), 0, 0
         kept = os.path.join(cli.cache, "selections.json")  # earlier queues' selections stay on record
         self.selections = {}
@@ -59,7 +55,7 @@ class Queue:
             with open(kept) as f:
                 self.selections = json.load(f)
         self.pending = {}  # tune group index -> grid points still running or queued
-        self.took, self.began = {}, {}  # dataset and (dataset, run) -> seconds of each finished job
+        self.took = {}  # dataset and (dataset, run) -> seconds of each finished job
         for priority, group in enumerate(plan):
             if "tune" in group:
                 names = points(group)
@@ -71,7 +67,7 @@ class Queue:
     def push(self, priority, names, seeds, group):
         for seed in seeds:
             for name in names:
-                heapq.heappush(self.heap, (priority, self.order, name, seed, group))
+                self.jobs.append((priority, self.order, name, seed, group))
                 self.order += 1
 
     def estimate(self, name, group):
@@ -86,26 +82,25 @@ class Queue:
             elapsed = time.time() - self.start
             if elapsed > self.cli.deadline:
                 return None
-            for job in sorted(self.heap):
+            for job in sorted(self.jobs):
                 if elapsed + 1.1 * self.estimate(job[2], job[4]) < self.cli.hard:
-                    self.heap.remove(job)
-                    heapq.heapify(self.heap)
+                    self.jobs.remove(job)
                     return job
             return None
 
-    def finish(self, job, ok):
+    def finish(self, job, ok, seconds):
         priority, _, name, seed, group = job
         with self.lock:
             if ok:
                 for key in (group["dataset"], (group["dataset"], name)):
-                    self.took.setdefault(key, []).append(time.time() - self.began[(name, seed, priority)])
+                    self.took.setdefault(key, []).append(seconds)
             self.done += 1
             self.failed += not ok
             left = self.pending.get(priority)
             if left is not None and name in left and seed == group["tune_seed"]:
                 left.discard(name)
                 if not left:  # every grid point trained: select on valid, then queue the seeds
-                    chosen = select_point(group, args_of=lambda g: group_args(g, self.cli))
+                    chosen = select_point(group, self.cli.cache)
                     self.selections[f"{group['dataset']}/{group.get('protocol')}/{group['tune']}"] = chosen
                     self.push(priority, [chosen], group["seeds"], group)
             self.pack()
@@ -122,9 +117,9 @@ class Queue:
 
     def worker(self):
         while (job := self.take()) is not None:
-            priority, _, name, seed, group = job
+            _, _, name, seed, group = job
             args = group_args(group, self.cli)
-            began = self.began[(name, seed, priority)] = time.time()
+            began = time.time()
             try:
                 run_one(name, seed, args)
                 ok = True
@@ -135,10 +130,11 @@ class Queue:
                 with open(os.path.join(where, f"{group['dataset']}_{group.get('protocol')}_{name}_{seed}.txt"),
                           "w") as f:
                     f.write(str(err))
+            seconds = time.time() - began
             print(f"[{time.time() - self.start:6.0f}s] {'ok  ' if ok else 'FAIL'} {group['dataset']}/"
-                  f"{group.get('protocol')}/{name}/{seed} in {time.time() - began:.0f}s "
-                  f"({self.done + 1} done, {len(self.heap)} queued)", flush=True)
-            self.finish(job, ok)
+                  f"{group.get('protocol')}/{name}/{seed} in {seconds:.0f}s "
+                  f"({self.done + 1} done, {len(self.jobs)} queued)", flush=True)
+            self.finish(job, ok, seconds)
 
 
 def main():
@@ -156,14 +152,14 @@ def main():
     with open(cli.plan) as f:
         plan = json.load(f)
     queue = Queue(plan, cli)
-    print(f"{len(queue.heap)} jobs queued, {cli.jobs} at a time", flush=True)
+    print(f"{len(queue.jobs)} jobs queued, {cli.jobs} at a time", flush=True)
     threads = [threading.Thread(target=queue.worker) for _ in range(cli.jobs)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
     queue.pack()
-    print(f"done: {queue.done} finished ({queue.failed} failed), {len(queue.heap)} never started; "
+    print(f"done: {queue.done} finished ({queue.failed} failed), {len(queue.jobs)} never started; "
           f"{time.time() - queue.start:.0f}s", flush=True)
 
 

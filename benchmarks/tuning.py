@@ -51,10 +51,12 @@ def points(group):
                                                           for a in group.get("also", [])]
 
 
-def select_point(group, args_of):
+def select_point(group, cache):
     """The point of a tune group with the best validation NDCG@20 at its tune_seed, read from the run cache."""
+    args = group_namespace(group, cache)
+
     def valid(name):
-        path = cache_path(name, group["tune_seed"], args_of(group))
+        path = cache_path(name, group["tune_seed"], args)
         if not os.path.exists(path):
             return float("-inf")  # failed or never trained: never selected
         with open(path) as f:
@@ -63,11 +65,11 @@ def select_point(group, args_of):
     return max(points(group), key=valid)
 
 
-
-def group_namespace(group, cli):
-    """What ``compare.run_one`` reads, for a group's runs; cached results only."""
+def group_namespace(group, cache, threads=1, jobs=1, checkpoint_root="/tmp/tuning", cached_only=True):
+    """What ``compare.run_one`` reads, for a group's runs (by default: cached results only)."""
     return SimpleNamespace(dataset=group["dataset"], protocol=group.get("protocol"), extra=json.dumps(
-        group.get("extra", {})), cache=cli.cache, threads=1, jobs=1, checkpoint_root="/tmp/tuning", cached_only=True)
+        group.get("extra", {})), cache=cache, threads=threads, jobs=jobs, checkpoint_root=checkpoint_root,
+        cached_only=cached_only)
 
 
 def where(result):
@@ -79,12 +81,12 @@ def protocol_tables(groups, cli):
     """The grid rows, the selections and the summarised tuned rows of the tune groups of one protocol."""
     grid, selected, finals = [], {}, {}
     for group in groups:
-        args = group_namespace(group, cli)
+        args = group_namespace(group, cli.cache)
         for name in points(group):
             result = run_one(name, group["tune_seed"], args)[2]
             grid.append({"family": group["tune"], "run": name, "settings": RUNS[name][1], "valid": result["valid"],
                          "test": result["test"], "machine": where(result)})
-        selected[group["tune"]] = select_point(group, lambda g: group_namespace(g, cli))
+        selected[group["tune"]] = select_point(group, cli.cache)
         for seed in group["seeds"]:
             finals[(selected[group["tune"]], seed)] = run_one(selected[group["tune"]], seed, args)[2]
     names, seeds = list(selected.values()), groups[0]["seeds"]

@@ -97,7 +97,7 @@ def test_a_job_expected_to_outlast_the_kill_time_is_skipped_for_one_that_fits(tm
     queue.took[("big", "sasrec")] = [95.0]  # a big run took 95 s: 1.1 x 95 no longer fits in the 100 s left
     drain(queue)
     assert [c[0] for c in calls] == ["small"]
-    assert len(queue.heap) == 2
+    assert len(queue.jobs) == 2
 
 
 @pytest.mark.parametrize("deadline", [0.0])
@@ -123,7 +123,7 @@ def test_tuned_tables_read_the_cache_select_on_valid_and_name_the_machine(tmp_pa
     drain(run_queue.Queue([group], args))
     metrics = {m: 0.5 for m in compare.METRICS}
     for seed in (7, 8):  # the fake results lack what a table shows: give the final runs real-looking ones
-        path = compare.cache_path(names[1], seed, tuning.group_namespace(group, args))
+        path = compare.cache_path(names[1], seed, tuning.group_namespace(group, args.cache))
         with open(path) as f:
             kept = json.load(f)
         kept["result"].update(test=metrics, epochs=3, seconds_per_epoch=1.0,
@@ -132,7 +132,7 @@ def test_tuned_tables_read_the_cache_select_on_valid_and_name_the_machine(tmp_pa
         with open(path, "w") as f:
             json.dump(kept, f)
     for seed, name in ((7, names[0]),):
-        path = compare.cache_path(name, seed, tuning.group_namespace(group, args))
+        path = compare.cache_path(name, seed, tuning.group_namespace(group, args.cache))
         with open(path) as f:
             kept = json.load(f)
         kept["model"], kept["settings"] = "SASRec", {**compare.RUNS[name][1], "seed": seed, "protocol": "papers"}
